@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one header that the steering program and userspace both see: every type and constant
+ * stored in a map. Fixed-width types and explicit padding. Policy and worker state are
+ * enum-typed fields (4 bytes, asserted below) so that BTF lets bpftool print them by name.
+ */
+#ifndef REUSELB_ABI_H
+#define REUSELB_ABI_H
+
+#include <linux/types.h>
+
+#define RLB_MAX_WORKERS 64
+/* Slots in socks/workers/stats: two generations of RLB_MAX_WORKERS during a takeover. */
+#define RLB_MAX_SLOTS (2 * RLB_MAX_WORKERS)
+/* stats index that counts connections no worker took: the kernel's hash decided. */
+#define RLB_STATS_UNSTEERED RLB_MAX_SLOTS
+#define RLB_WEIGHT_MAX 1000
+#define RLB_WEIGHT_DEFAULT 100
+
+enum rlb_policy {
+	RLB_POLICY_KERNEL = 0,	/* program returns unselected: the kernel's hash decides */
+	RLB_POLICY_HASH = 1,	/* seeded hash of the 4-tuple read from the packet */
+	RLB_POLICY_SOURCE_IP = 2, /* seeded hash of the source address only */
+	RLB_POLICY_ROUND_ROBIN = 3, /* exact rotation over the slots */
+	RLB_POLICY_RANDOM = 4,
+	RLB_POLICY__COUNT,
+};
+
+enum rlb_worker_state {
+	RLB_WORKER_EMPTY = 0,	 /* no worker in this slot */
+	RLB_WORKER_LIVE = 1,	 /* takes new connections */
+	RLB_WORKER_DRAINING = 2, /* serves what it has, gets nothing new */
+};
+
+_Static_assert(sizeof(enum rlb_policy) == 4, "BPF ABI: enum rlb_policy");
+_Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_state");
+
+/* Map "config", key 0. Written by userspace (library, CLI, bpftool), read by the program. */
+struct rlb_config {
+	enum rlb_policy policy;
+	__u32 nr_workers; /* slots base .. base + nr_workers - 1 are the serving generation */
+	__u32 base;	  /* first slot of the serving generation */
+	__u32 seed;	  /* hash seed, random per group */
+};
+_Static_assert(sizeof(struct rlb_config) == 16, "BPF ABI: struct rlb_config");
+
+/*
+ * Map "workers", key = slot. Control state of each worker: written by userspace (library at
+ * start, CLI drain/weight, bpftool), read by the program. Load lives apart in "load" so that
+ * a whole-value update here never races with the workers' counters.
+ */
+struct rlb_worker {
+	enum rlb_worker_state state;
+	__u32 weight; /* 0 .. RLB_WEIGHT_MAX, for the weighted policy */
+};
+_Static_assert(sizeof(struct rlb_worker) == 8, "BPF ABI: struct rlb_worker");
+
+/*
+ * Map "load", key = slot, BPF_F_MMAPABLE. Written only by the worker threads, with atomic adds
+ * on the shared mapping (no system call on the hot path); read by the program and the CLI.
+ */
+struct rlb_load {
+	__u64 active;	/* connections open now */
+	__u64 busy;	/* requests in progress now */
+	__u64 accepted; /* connections accepted since start */
+};
+_Static_assert(sizeof(struct rlb_load) == 24, "BPF ABI: struct rlb_load");
+
+/*
+ * Map "stats", per-CPU, key = slot, plus RLB_STATS_UNSTEERED. Written by the program only;
+ * userspace sums the CPUs.
+ */
+struct rlb_stats {
+	__u64 steered;	/* connections (datagrams) the program gave to this slot */
+	__u64 fallback; /* the policy chose this slot but it could not take the connection */
+	__u64 migrated; /* requests migrated to this slot from a closed listener */
+};
+_Static_assert(sizeof(struct rlb_stats) == 24, "BPF ABI: struct rlb_stats");
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libreuselb: a SO_REUSEPORT group of listening sockets, one per worker, steered by an
+ * sk_reuseport BPF program. Functions return 0 or a negative errno; on failure
+ * rlb_last_error() holds one line saying what failed, why, and what to do.
+ */
+#ifndef REUSELB_H
+#define REUSELB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <reuselb/abi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rlb_group;
+
+struct rlb_group_opts {
+	const char *addr;	 /* numeric IPv4 or IPv6 address; NULL means "0.0.0.0" */
+	uint16_t port;		 /* 0 picks an ephemeral port: read it with rlb_group_port() */
+	bool udp;		 /* datagram sockets instead of TCP listeners */
+	unsigned int nr_workers; /* 1 .. RLB_MAX_WORKERS */
+	enum rlb_policy policy;	 /* RLB_POLICY_KERNEL loads no BPF at all */
+	int backlog;		 /* listen() backlog; 0 means SOMAXCONN */
+	bool verbose;		 /* show libbpf's own messages on stderr */
+};
+
+/*
+ * Opens the group: binds nr_workers sockets (non-blocking, close-on-exec), loads and attaches
+ * the program, fills the maps.
+ */
+int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out);
+
+/* Detaches the program, closes every socket still open and frees the group. NULL is a no-op. */
+void rlb_group_close(struct rlb_group *g);
+
+/* The listening (or datagram) socket of a worker, or -1 once it is closed. */
+int rlb_group_fd(const struct rlb_group *g, unsigned int worker);
+
+/* Closes one worker's socket; the program sends its share to the next live worker. */
+int rlb_group_close_worker(struct rlb_group *g, unsigned int worker);
+
+unsigned int rlb_group_nr_workers(const struct rlb_group *g);
+uint16_t rlb_group_port(const struct rlb_group *g);
+enum rlb_policy rlb_group_policy(const struct rlb_group *g);
+
+/* Switches the policy of the live group with one map update. Not for a "kernel" group. */
+int rlb_group_set_policy(struct rlb_group *g, enum rlb_policy policy);
+
+/* The id of the loaded steering program (for bpftool prog show id N), or 0 under "kernel". */
+uint32_t rlb_group_prog_id(const struct rlb_group *g);
+
+/*
+ * Load reporting from the worker threads: atomic adds on a shared mapping, no system call.
+ * No-ops under "kernel", which has no maps.
+ */
+void rlb_worker_accepted(struct rlb_group *g, unsigned int worker);
+void rlb_worker_closed(struct rlb_group *g, unsigned int worker);
+void rlb_worker_busy(struct rlb_group *g, unsigned int worker, int delta);
+
+/* Policy names as users type them ("round-robin") to and from the enum. */
+int rlb_policy_parse(const char *name, enum rlb_policy *out);
+const char *rlb_policy_name(enum rlb_policy policy);
+/* All names, comma-separated, for usage and error messages. */
+const char *rlb_policy_names(void);
+
+/* One line about the last failure in this thread. */
+const char *rlb_last_error(void);
+
+/* The verifier's log when the last rlb_group_open failed to load the program, else "". */
+const char *rlb_verifier_log(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

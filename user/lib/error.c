@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The library never prints: a failure leaves one line here for the caller to show. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+static __thread char last_error[512];
+static __thread char verifier_log[64 * 1024];
+
+int rlb_error(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *rlb_last_error(void)
+{
+	return last_error[0] ? last_error : "no error";
+}
+
+void rlb_keep_verifier_log(const char *log)
+{
+	snprintf(verifier_log, sizeof(verifier_log), "%s", log ? log : "");
+}
+
+const char *rlb_verifier_log(void)
+{
+	return verifier_log;
+}

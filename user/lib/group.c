@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A reuseport group: the sockets, the steering program and its maps. The only file that
+ * includes the skeleton.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "steer.skel.h"
+
+#ifndef SO_DETACH_REUSEPORT_BPF
+#define SO_DETACH_REUSEPORT_BPF 68
+#endif
+
+static bool libbpf_verbose;
+
+static int print_libbpf(enum libbpf_print_level level __attribute__((unused)), const char *fmt,
+			va_list ap)
+{
+	/* even libbpf's warnings only repeat what our own error line says */
+	if (!libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+struct sockname {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+static int parse_addr(const char *addr, uint16_t port, struct sockname *sn)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&sn->ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&sn->ss;
+
+	memset(sn, 0, sizeof(*sn));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sn->len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sn->len = sizeof(*sin6);
+		return 0;
+	}
+	return rlb_error(-EINVAL, "bad address '%s': give a numeric IPv4 or IPv6 address", addr);
+}
+
+static void set_port(struct sockname *sn, uint16_t port)
+{
+	if (sn->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&sn->ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&sn->ss)->sin6_port = htons(port);
+}
+
+static uint16_t get_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int bpf_failure(int err, const char *what)
+{
+	if (err == -EPERM || err == -EACCES)
+		return rlb_error(err, "%s: %s%s: run as root, or grant CAP_BPF and CAP_NET_ADMIN",
+				 what, strerror(-err), rlb_missing_caps());
+	return rlb_error(err, "%s: %s", what, strerror(-err));
+}
+
+static int load_program(struct rlb_group *g)
+{
+	static __thread char log[64 * 1024];
+	struct steer_bpf *skel;
+	int err;
+
+	skel = steer_bpf__open();
+	if (!skel)
+		return bpf_failure(-errno, "cannot open the steering program");
+	g->skel = skel;
+	log[0] = '\0';
+	bpf_program__set_log_buf(skel->progs.rlb_steer, log, sizeof(log));
+	/* migrate-capable: a closing listener's queue is steered to a live worker, not reset */
+	bpf_program__set_expected_attach_type(skel->progs.rlb_steer,
+					      BPF_SK_REUSEPORT_SELECT_OR_MIGRATE);
+	err = steer_bpf__load(skel);
+	if (err) {
+		rlb_keep_verifier_log(log);
+		if (err == -EPERM || err == -EACCES)
+			return bpf_failure(err, "cannot load the steering program");
+		return rlb_error(err, "the kernel rejected the steering program: %s%s",
+				 strerror(-err), log[0] ? " (verifier log follows)" : "");
+	}
+	return 0;
+}
+
+static int init_maps(struct rlb_group *g)
+{
+	struct rlb_config cfg = {
+		.policy = g->opts.policy,
+		.nr_workers = g->opts.nr_workers,
+		.base = 0,
+	};
+	struct rlb_worker w = { .state = RLB_WORKER_LIVE, .weight = RLB_WEIGHT_DEFAULT };
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	__u32 key = 0;
+	int err;
+
+	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != sizeof(cfg.seed))
+		return rlb_error(-errno, "cannot seed the hash: getrandom: %s", strerror(errno));
+	err = bpf_map_update_elem(bpf_map__fd(g->skel->maps.config), &key, &cfg, 0);
+	if (err)
+		return bpf_failure(-errno, "cannot write the config map");
+	for (key = 0; key < g->opts.nr_workers; key++) {
+		err = bpf_map_update_elem(bpf_map__fd(g->skel->maps.workers), &key, &w, 0);
+		if (err)
+			return bpf_failure(-errno, "cannot write the workers map");
+	}
+
+	g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
+	g->load = mmap(NULL, g->load_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(g->skel->maps.load), 0);
+	if (g->load == MAP_FAILED) {
+		g->load = NULL;
+		return rlb_error(-errno, "cannot map the load map: %s", strerror(errno));
+	}
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(g->skel->progs.rlb_steer), &info, &info_len))
+		return rlb_error(-errno, "cannot read the program id: %s", strerror(errno));
+	g->prog_id = info.id;
+	return 0;
+}
+
+/* One worker's socket: SO_REUSEPORT, the program attached on the first, bound, listening. */
+static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
+{
+	int type = (g->opts.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+	const char *addr = g->opts.addr ? g->opts.addr : "0.0.0.0";
+	int one = 1, fd, err;
+	__u64 val;
+
+	fd = socket(sn->ss.ss_family, type, 0);
+	if (fd < 0)
+		return rlb_error(-errno, "cannot create a socket: %s", strerror(errno));
+	g->fds[i] = fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		return rlb_error(-errno, "cannot set SO_REUSEPORT: %s", strerror(errno));
+	/* attached before the group exists, the program steers from the very first connection */
+	if (i == 0 && g->skel) {
+		int prog_fd = bpf_program__fd(g->skel->progs.rlb_steer);
+
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd, sizeof(prog_fd)))
+			return bpf_failure(-errno, "cannot attach the steering program");
+	}
+	if (bind(fd, (struct sockaddr *)&sn->ss, sn->len)) {
+		err = -errno;
+		if (err == -EADDRINUSE)
+			return rlb_error(err,
+					 "cannot bind %s port %u: %s: a socket without SO_REUSEPORT "
+					 "(or another user's) holds it; stop it or choose another port",
+					 addr, g->port, strerror(-err));
+		return rlb_error(err, "cannot bind %s port %u: %s", addr, g->port, strerror(-err));
+	}
+	if (i == 0) {
+		g->port = get_port(fd);
+		set_port(sn, g->port);
+	}
+	if (!g->opts.udp &&
+	    listen(fd, g->opts.backlog > 0 ? g->opts.backlog : SOMAXCONN))
+		return rlb_error(-errno, "cannot listen on port %u: %s", g->port, strerror(errno));
+	if (!g->skel)
+		return 0;
+	val = fd;
+	if (bpf_map_update_elem(bpf_map__fd(g->skel->maps.socks), &i, &val, BPF_ANY))
+		return bpf_failure(-errno, "cannot put the socket into the socks map");
+	return 0;
+}
+
+static int check_opts(const struct rlb_group_opts *o)
+{
+	if (o->nr_workers < 1 || o->nr_workers > RLB_MAX_WORKERS)
+		return rlb_error(-EINVAL, "bad number of workers %u: give 1 to %d", o->nr_workers,
+				 RLB_MAX_WORKERS);
+	if ((unsigned int)o->policy >= RLB_POLICY__COUNT)
+		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", o->policy,
+				 rlb_policy_names());
+	return 0;
+}
+
+int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
+{
+	struct rlb_group *g;
+	struct sockname sn;
+	int err;
+
+	*out = NULL;
+	err = check_opts(opts);
+	if (err)
+		return err;
+	err = parse_addr(opts->addr ? opts->addr : "0.0.0.0", opts->port, &sn);
+	if (err)
+		return err;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return rlb_error(-ENOMEM, "out of memory");
+	g->opts = *opts;
+	g->port = opts->port;
+	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
+		g->fds[i] = -1;
+	rlb_keep_verifier_log(NULL);
+	libbpf_verbose = opts->verbose;
+	libbpf_set_print(print_libbpf);
+
+	if (opts->policy != RLB_POLICY_KERNEL) {
+		err = load_program(g);
+		if (!err)
+			err = init_maps(g);
+		if (err)
+			goto fail;
+	}
+	for (unsigned int i = 0; i < opts->nr_workers; i++) {
+		err = open_socket(g, i, &sn);
+		if (err)
+			goto fail;
+	}
+	*out = g;
+	return 0;
+fail:
+	rlb_group_close(g);
+	return err;
+}
+
+void rlb_group_close(struct rlb_group *g)
+{
+	bool detached = false;
+
+	if (!g)
+		return;
+	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++) {
+		if (g->fds[i] < 0)
+			continue;
+		/* detach once, explicitly, so no program outlives the group even briefly */
+		if (g->skel && !detached)
+			detached = !setsockopt(g->fds[i], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, NULL, 0);
+		close(g->fds[i]);
+	}
+	if (g->load)
+		munmap(g->load, g->load_len);
+	steer_bpf__destroy(g->skel);
+	free(g);
+}
+
+int rlb_group_fd(const struct rlb_group *g, unsigned int worker)
+{
+	return worker < g->opts.nr_workers ? g->fds[worker] : -1;
+}
+
+int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
+{
+	struct rlb_worker w = { .state = RLB_WORKER_EMPTY };
+
+	if (worker >= g->opts.nr_workers || g->fds[worker] < 0)
+		return rlb_error(-EINVAL, "no open worker %u", worker);
+	/* out of the rotation first, so the program never picks a slot that is going away */
+	if (g->skel &&
+	    bpf_map_update_elem(bpf_map__fd(g->skel->maps.workers), &worker, &w, 0))
+		return bpf_failure(-errno, "cannot write the workers map");
+	close(g->fds[worker]);
+	g->fds[worker] = -1;
+	return 0;
+}
+
+unsigned int rlb_group_nr_workers(const struct rlb_group *g)
+{
+	return g->opts.nr_workers;
+}
+
+uint16_t rlb_group_port(const struct rlb_group *g)
+{
+	return g->port;
+}
+
+enum rlb_policy rlb_group_policy(const struct rlb_group *g)
+{
+	return g->opts.policy;
+}
+
+uint32_t rlb_group_prog_id(const struct rlb_group *g)
+{
+	return g->prog_id;
+}
+
+int rlb_group_set_policy(struct rlb_group *g, enum rlb_policy policy)
+{
+	struct rlb_config cfg;
+	__u32 key = 0;
+	int fd;
+
+	if ((unsigned int)policy >= RLB_POLICY__COUNT)
+		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", policy,
+				 rlb_policy_names());
+	if (!g->skel)
+		return rlb_error(-EOPNOTSUPP,
+				 "the group was opened with policy kernel and has no steering "
+				 "program: reopen it with another policy");
+	fd = bpf_map__fd(g->skel->maps.config);
+	if (bpf_map_lookup_elem(fd, &key, &cfg))
+		return bpf_failure(-errno, "cannot read the config map");
+	/* one aligned field changes: the program sees the old policy or the new, nothing between */
+	cfg.policy = policy;
+	if (bpf_map_update_elem(fd, &key, &cfg, 0))
+		return bpf_failure(-errno, "cannot write the config map");
+	g->opts.policy = policy;
+	return 0;
+}
