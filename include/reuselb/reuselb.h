@@ -15,7 +15,12 @@
 extern "C" {
 #endif
 
+/* Pins of a serving group: RLB_PIN_ROOT/<name>/{config,socks,workers,load,stats,steer}. */
+#define RLB_PIN_ROOT "/sys/fs/bpf/reuselb"
+#define RLB_NAME_MAX 64
+
 struct rlb_group;
+struct rlb_ctl;
 
 struct rlb_group_opts {
 	const char *addr;	 /* numeric IPv4 or IPv6 address; NULL means "0.0.0.0" */
@@ -25,6 +30,8 @@ struct rlb_group_opts {
 	enum rlb_policy policy;	 /* RLB_POLICY_KERNEL loads no BPF at all */
 	int backlog;		 /* listen() backlog; 0 means SOMAXCONN */
 	bool verbose;		 /* show libbpf's own messages on stderr */
+	bool pin;		 /* pin maps and program for the CLI and bpftool; lock the name */
+	const char *name;	 /* group name for the pins; NULL means tcp-PORT or udp-PORT */
 };
 
 /*
@@ -59,6 +66,48 @@ uint32_t rlb_group_prog_id(const struct rlb_group *g);
 void rlb_worker_accepted(struct rlb_group *g, unsigned int worker);
 void rlb_worker_closed(struct rlb_group *g, unsigned int worker);
 void rlb_worker_busy(struct rlb_group *g, unsigned int worker, int delta);
+
+/* The group's name (tcp-PORT, udp-PORT or opts.name). */
+const char *rlb_group_name(const struct rlb_group *g);
+
+/*
+ * Control of a group's steering, in process (rlb_group_ctl) or from outside through the pins
+ * (rlb_ctl_open): the same calls serve the server, the CLI and any other user.
+ */
+struct rlb_worker_stats {
+	enum rlb_worker_state state;
+	uint32_t weight;
+	uint64_t steered, fallback, migrated; /* from the program */
+	uint64_t accepted, active, busy;      /* from the worker */
+};
+
+struct rlb_group_stats {
+	enum rlb_policy policy;
+	unsigned int nr_workers;
+	unsigned int base;
+	uint64_t unsteered; /* connections no worker could take: the kernel's hash decided */
+	struct rlb_worker_stats workers[RLB_MAX_WORKERS];
+};
+
+/* Opens a live group's pins. -ENOENT (message lists the live groups) when there is none. */
+int rlb_ctl_open(const char *name, struct rlb_ctl **out);
+void rlb_ctl_close(struct rlb_ctl *ctl);
+/* The group's own controller (not to be closed), or NULL under "kernel". */
+struct rlb_ctl *rlb_group_ctl(struct rlb_group *g);
+const char *rlb_ctl_name(const struct rlb_ctl *ctl);
+
+int rlb_ctl_read(const struct rlb_ctl *ctl, struct rlb_group_stats *out);
+int rlb_ctl_set_policy(struct rlb_ctl *ctl, enum rlb_policy policy);
+/* 0 .. RLB_WEIGHT_MAX; -ERANGE for a bad worker or weight. */
+int rlb_ctl_set_weight(struct rlb_ctl *ctl, unsigned int worker, unsigned int weight);
+/* Draining the last live worker is refused with -EBUSY. */
+int rlb_ctl_set_draining(struct rlb_ctl *ctl, unsigned int worker, bool draining);
+
+/*
+ * Names of the live groups on this host, sorted, at most max; returns how many there are.
+ * pids[i] is the owner's pid (-1 when unknown); pids may be NULL.
+ */
+int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max);
 
 /* Policy names as users type them ("round-robin") to and from the enum. */
 int rlb_policy_parse(const char *name, enum rlb_policy *out);

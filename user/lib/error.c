@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
 #include "internal.h"
 
 static __thread char last_error[512];
@@ -31,4 +32,12 @@ void rlb_keep_verifier_log(const char *log)
 const char *rlb_verifier_log(void)
 {
 	return verifier_log;
+}
+
+int rlb_bpf_error(int err, const char *what)
+{
+	if (err == -EPERM || err == -EACCES)
+		return rlb_error(err, "%s: %s%s: run as root, or grant CAP_BPF and CAP_NET_ADMIN",
+				 what, strerror(-err), rlb_missing_caps());
+	return rlb_error(err, "%s: %s", what, strerror(-err));
 }

@@ -80,14 +80,6 @@ static uint16_t get_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-static int bpf_failure(int err, const char *what)
-{
-	if (err == -EPERM || err == -EACCES)
-		return rlb_error(err, "%s: %s%s: run as root, or grant CAP_BPF and CAP_NET_ADMIN",
-				 what, strerror(-err), rlb_missing_caps());
-	return rlb_error(err, "%s: %s", what, strerror(-err));
-}
-
 static int load_program(struct rlb_group *g)
 {
 	static __thread char log[64 * 1024];
@@ -96,7 +88,7 @@ static int load_program(struct rlb_group *g)
 
 	skel = steer_bpf__open();
 	if (!skel)
-		return bpf_failure(-errno, "cannot open the steering program");
+		return rlb_bpf_error(-errno, "cannot open the steering program");
 	g->skel = skel;
 	log[0] = '\0';
 	bpf_program__set_log_buf(skel->progs.rlb_steer, log, sizeof(log));
@@ -107,7 +99,7 @@ static int load_program(struct rlb_group *g)
 	if (err) {
 		rlb_keep_verifier_log(log);
 		if (err == -EPERM || err == -EACCES)
-			return bpf_failure(err, "cannot load the steering program");
+			return rlb_bpf_error(err, "cannot load the steering program");
 		return rlb_error(err, "the kernel rejected the steering program: %s%s",
 				 strerror(-err), log[0] ? " (verifier log follows)" : "");
 	}
@@ -127,15 +119,19 @@ static int init_maps(struct rlb_group *g)
 	__u32 key = 0;
 	int err;
 
+	g->ctl.config_fd = bpf_map__fd(g->skel->maps.config);
+	g->ctl.workers_fd = bpf_map__fd(g->skel->maps.workers);
+	g->ctl.load_fd = bpf_map__fd(g->skel->maps.load);
+	g->ctl.stats_fd = bpf_map__fd(g->skel->maps.stats);
 	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != sizeof(cfg.seed))
 		return rlb_error(-errno, "cannot seed the hash: getrandom: %s", strerror(errno));
-	err = bpf_map_update_elem(bpf_map__fd(g->skel->maps.config), &key, &cfg, 0);
+	err = bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
 	if (err)
-		return bpf_failure(-errno, "cannot write the config map");
+		return rlb_bpf_error(-errno, "cannot write the config map");
 	for (key = 0; key < g->opts.nr_workers; key++) {
-		err = bpf_map_update_elem(bpf_map__fd(g->skel->maps.workers), &key, &w, 0);
+		err = bpf_map_update_elem(g->ctl.workers_fd, &key, &w, 0);
 		if (err)
-			return bpf_failure(-errno, "cannot write the workers map");
+			return rlb_bpf_error(-errno, "cannot write the workers map");
 	}
 
 	g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
@@ -171,7 +167,7 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 		int prog_fd = bpf_program__fd(g->skel->progs.rlb_steer);
 
 		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd, sizeof(prog_fd)))
-			return bpf_failure(-errno, "cannot attach the steering program");
+			return rlb_bpf_error(-errno, "cannot attach the steering program");
 	}
 	if (bind(fd, (struct sockaddr *)&sn->ss, sn->len)) {
 		err = -errno;
@@ -193,12 +189,40 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 		return 0;
 	val = fd;
 	if (bpf_map_update_elem(bpf_map__fd(g->skel->maps.socks), &i, &val, BPF_ANY))
-		return bpf_failure(-errno, "cannot put the socket into the socks map");
+		return rlb_bpf_error(-errno, "cannot put the socket into the socks map");
 	return 0;
+}
+
+static void set_name(struct rlb_group *g, const char *name)
+{
+	if (name)
+		snprintf(g->name, sizeof(g->name), "%s", name);
+	else
+		snprintf(g->name, sizeof(g->name), "%s-%u", g->opts.udp ? "udp" : "tcp", g->port);
+	memcpy(g->ctl.name, g->name, sizeof(g->ctl.name));
+}
+
+/* Pins maps and program; with an ephemeral port the name is only known now. */
+static int pin_group(struct rlb_group *g, const char *name)
+{
+	struct bpf_map *maps[] = { g->skel->maps.config, g->skel->maps.socks,
+				   g->skel->maps.workers, g->skel->maps.load,
+				   g->skel->maps.stats };
+	int err;
+
+	if (g->lock_fd < 0) {
+		set_name(g, name);
+		err = rlb_pins_lock(g);
+		if (err)
+			return err;
+	}
+	return rlb_pins_pin(g, maps, sizeof(maps) / sizeof(maps[0]), g->skel->progs.rlb_steer);
 }
 
 static int check_opts(const struct rlb_group_opts *o)
 {
+	if (o->name && rlb_check_name(o->name))
+		return -EINVAL;
 	if (o->nr_workers < 1 || o->nr_workers > RLB_MAX_WORKERS)
 		return rlb_error(-EINVAL, "bad number of workers %u: give 1 to %d", o->nr_workers,
 				 RLB_MAX_WORKERS);
@@ -225,13 +249,23 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	if (!g)
 		return rlb_error(-ENOMEM, "out of memory");
 	g->opts = *opts;
+	g->opts.name = NULL; /* the caller's string need not outlive the call: g->name holds it */
 	g->port = opts->port;
+	g->lock_fd = -1;
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;
 	rlb_keep_verifier_log(NULL);
 	libbpf_verbose = opts->verbose;
 	libbpf_set_print(print_libbpf);
 
+	/* the "kernel" policy has no maps: nothing to pin or control */
+	g->opts.pin = opts->pin && opts->policy != RLB_POLICY_KERNEL;
+	if (g->opts.pin && (opts->name || opts->port)) {
+		set_name(g, opts->name);
+		err = rlb_pins_lock(g);
+		if (err)
+			goto fail;
+	}
 	if (opts->policy != RLB_POLICY_KERNEL) {
 		err = load_program(g);
 		if (!err)
@@ -244,6 +278,12 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		if (err)
 			goto fail;
 	}
+	if (g->opts.pin) {
+		err = pin_group(g, opts->name);
+		if (err)
+			goto fail;
+	}
+	set_name(g, opts->name);
 	*out = g;
 	return 0;
 fail:
@@ -265,6 +305,7 @@ void rlb_group_close(struct rlb_group *g)
 			detached = !setsockopt(g->fds[i], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, NULL, 0);
 		close(g->fds[i]);
 	}
+	rlb_pins_remove(g);
 	if (g->load)
 		munmap(g->load, g->load_len);
 	steer_bpf__destroy(g->skel);
@@ -283,9 +324,8 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 	if (worker >= g->opts.nr_workers || g->fds[worker] < 0)
 		return rlb_error(-EINVAL, "no open worker %u", worker);
 	/* out of the rotation first, so the program never picks a slot that is going away */
-	if (g->skel &&
-	    bpf_map_update_elem(bpf_map__fd(g->skel->maps.workers), &worker, &w, 0))
-		return bpf_failure(-errno, "cannot write the workers map");
+	if (g->skel && bpf_map_update_elem(g->ctl.workers_fd, &worker, &w, 0))
+		return rlb_bpf_error(-errno, "cannot write the workers map");
 	close(g->fds[worker]);
 	g->fds[worker] = -1;
 	return 0;
@@ -303,6 +343,12 @@ uint16_t rlb_group_port(const struct rlb_group *g)
 
 enum rlb_policy rlb_group_policy(const struct rlb_group *g)
 {
+	struct rlb_config cfg;
+	__u32 key = 0;
+
+	/* the CLI or bpftool may have switched it since */
+	if (g->skel && bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg) == 0)
+		return cfg.policy;
 	return g->opts.policy;
 }
 
@@ -313,24 +359,24 @@ uint32_t rlb_group_prog_id(const struct rlb_group *g)
 
 int rlb_group_set_policy(struct rlb_group *g, enum rlb_policy policy)
 {
-	struct rlb_config cfg;
-	__u32 key = 0;
-	int fd;
+	int err;
 
-	if ((unsigned int)policy >= RLB_POLICY__COUNT)
-		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", policy,
-				 rlb_policy_names());
 	if (!g->skel)
 		return rlb_error(-EOPNOTSUPP,
 				 "the group was opened with policy kernel and has no steering "
 				 "program: reopen it with another policy");
-	fd = bpf_map__fd(g->skel->maps.config);
-	if (bpf_map_lookup_elem(fd, &key, &cfg))
-		return bpf_failure(-errno, "cannot read the config map");
-	/* one aligned field changes: the program sees the old policy or the new, nothing between */
-	cfg.policy = policy;
-	if (bpf_map_update_elem(fd, &key, &cfg, 0))
-		return bpf_failure(-errno, "cannot write the config map");
-	g->opts.policy = policy;
-	return 0;
+	err = rlb_ctl_set_policy(&g->ctl, policy);
+	if (!err)
+		g->opts.policy = policy;
+	return err;
+}
+
+struct rlb_ctl *rlb_group_ctl(struct rlb_group *g)
+{
+	return g->skel ? &g->ctl : NULL;
+}
+
+const char *rlb_group_name(const struct rlb_group *g)
+{
+	return g->name;
 }

@@ -1,18 +1,35 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* libreuselb's private declarations: the group and the error buffer. */
+/* libreuselb's private declarations: the group, the control handle, pins, errors. */
 #ifndef REUSELB_INTERNAL_H
 #define REUSELB_INTERNAL_H
 
 #include <stddef.h>
 #include <reuselb/reuselb.h>
 
+#define RLB_BPFFS "/sys/fs/bpf"
+#define RLB_PATH_MAX 256
+#define RLB_PIN_PROG "steer"
+#define RLB_MAX_GROUPS 256
+
 struct steer_bpf;
+struct bpf_map;
+struct bpf_program;
+
+/* The maps a controller needs, from the skeleton (owner) or from the pins (CLI). */
+struct rlb_ctl {
+	char name[RLB_NAME_MAX + 1];
+	int config_fd, workers_fd, load_fd, stats_fd;
+	bool owned; /* the fds are ours to close */
+};
 
 struct rlb_group {
 	struct rlb_group_opts opts;
+	char name[RLB_NAME_MAX + 1];
 	struct steer_bpf *skel; /* NULL under the "kernel" policy */
+	struct rlb_ctl ctl;
 	struct rlb_load *load;	/* the mmapped "load" map, NULL under "kernel" */
 	size_t load_len;
+	int lock_fd;		/* flock on the pin directory, -1 when not pinned */
 	uint16_t port;
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
@@ -21,10 +38,22 @@ struct rlb_group {
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
 int rlb_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* An error of a BPF call: names missing capabilities on EPERM. Returns err. */
+int rlb_bpf_error(int err, const char *what);
+
 /* Keeps the verifier log of a failed load for rlb_verifier_log(). */
 void rlb_keep_verifier_log(const char *log);
 
-/* " (missing CAP_BPF, CAP_NET_ADMIN)" or "" when the process has what BPF needs. */
+/* " (missing CAP_BPF and CAP_NET_ADMIN...)" or "" when the process has what BPF needs. */
 const char *rlb_missing_caps(void);
+
+int rlb_check_name(const char *name);
+/* The pid that serves the group (-1 if it cannot be told), or 0 when nobody does. */
+int rlb_group_live(const char *name);
+int rlb_pin_path(char *buf, size_t len, const char *name, const char *file);
+int rlb_pins_lock(struct rlb_group *g);
+int rlb_pins_pin(struct rlb_group *g, struct bpf_map *const *maps, int nr_maps,
+		 struct bpf_program *prog);
+void rlb_pins_remove(struct rlb_group *g);
 
 #endif

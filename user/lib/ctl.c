@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Control of a group's steering through its maps: policy, weights, drain, and the figures
+ * behind `reuselb stats`. The same code serves the owner (skeleton fds) and the CLI (pins).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max)
+{
+	char all[RLB_MAX_GROUPS][RLB_NAME_MAX + 1];
+	struct dirent *e;
+	int n = 0, pid;
+	DIR *d;
+
+	d = opendir(RLB_PIN_ROOT);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < RLB_MAX_GROUPS) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) > RLB_NAME_MAX)
+			continue;
+		if (rlb_group_live(e->d_name))
+			snprintf(all[n++], sizeof(all[0]), "%s", e->d_name);
+	}
+	closedir(d);
+	qsort(all, n, sizeof(all[0]), cmp_names);
+	for (int i = 0; i < n && i < max; i++) {
+		memcpy(names[i], all[i], sizeof(all[0]));
+		if (pids) {
+			pid = rlb_group_live(all[i]);
+			pids[i] = pid;
+		}
+	}
+	return n;
+}
+
+static int no_such_group(const char *name)
+{
+	char names[8][RLB_NAME_MAX + 1], list[8 * (RLB_NAME_MAX + 2) + 8] = "";
+	int n = rlb_list_groups(names, NULL, 8);
+	size_t off = 0;
+
+	for (int i = 0; i < n && i < 8; i++)
+		off += snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", names[i]);
+	if (n > 8)
+		snprintf(list + off, sizeof(list) - off, ", ...");
+	if (n == 0)
+		return rlb_error(-ENOENT, "no group %s: no reuselb group is serving on this host",
+				 name);
+	return rlb_error(-ENOENT, "no group %s: live groups are %s", name, list);
+}
+
+static int open_pin(const char *name, const char *map, int *fd)
+{
+	char path[RLB_PATH_MAX];
+	int err = rlb_pin_path(path, sizeof(path), name, map);
+
+	if (err)
+		return err;
+	*fd = bpf_obj_get(path);
+	if (*fd < 0)
+		return rlb_bpf_error(-errno, path);
+	return 0;
+}
+
+int rlb_ctl_open(const char *name, struct rlb_ctl **out)
+{
+	struct rlb_ctl *c;
+	int err;
+
+	*out = NULL;
+	err = rlb_check_name(name);
+	if (err)
+		return err;
+	if (!rlb_group_live(name)) {
+		if (access(RLB_PIN_ROOT, F_OK) && errno == EACCES)
+			return rlb_bpf_error(-EACCES, "cannot read " RLB_PIN_ROOT);
+		return no_such_group(name);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return rlb_error(-ENOMEM, "out of memory");
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->owned = true;
+	c->config_fd = c->workers_fd = c->load_fd = c->stats_fd = -1;
+	err = open_pin(name, "config", &c->config_fd);
+	if (!err)
+		err = open_pin(name, "workers", &c->workers_fd);
+	if (!err)
+		err = open_pin(name, "load", &c->load_fd);
+	if (!err)
+		err = open_pin(name, "stats", &c->stats_fd);
+	if (err) {
+		rlb_ctl_close(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+void rlb_ctl_close(struct rlb_ctl *c)
+{
+	if (!c || !c->owned)
+		return;
+	for (int *fd = &c->config_fd; fd <= &c->stats_fd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	free(c);
+}
+
+const char *rlb_ctl_name(const struct rlb_ctl *c)
+{
+	return c->name;
+}
+
+static int read_config(const struct rlb_ctl *c, struct rlb_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(c->config_fd, &key, cfg))
+		return rlb_bpf_error(-errno, "cannot read the config map");
+	return 0;
+}
+
+static int read_worker(const struct rlb_ctl *c, __u32 slot, struct rlb_worker *w)
+{
+	if (bpf_map_lookup_elem(c->workers_fd, &slot, w))
+		return rlb_bpf_error(-errno, "cannot read the workers map");
+	return 0;
+}
+
+static int write_worker(struct rlb_ctl *c, __u32 slot, const struct rlb_worker *w)
+{
+	if (bpf_map_update_elem(c->workers_fd, &slot, w, 0))
+		return rlb_bpf_error(-errno, "cannot write the workers map");
+	return 0;
+}
+
+/* Sums the per-CPU counters of one slot. */
+static int read_stats(const struct rlb_ctl *c, __u32 slot, struct rlb_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct rlb_stats *percpu;
+
+	if (ncpu < 0)
+		return rlb_error(ncpu, "cannot count CPUs: %s", strerror(-ncpu));
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return rlb_error(-ENOMEM, "out of memory");
+	if (bpf_map_lookup_elem(c->stats_fd, &slot, percpu)) {
+		free(percpu);
+		return rlb_bpf_error(-errno, "cannot read the stats map");
+	}
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < ncpu; i++) {
+		sum->steered += percpu[i].steered;
+		sum->fallback += percpu[i].fallback;
+		sum->migrated += percpu[i].migrated;
+	}
+	free(percpu);
+	return 0;
+}
+
+int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
+{
+	struct rlb_config cfg;
+	struct rlb_stats st;
+	struct rlb_worker w;
+	struct rlb_load l;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = read_config(c, &cfg);
+	if (err)
+		return err;
+	out->policy = cfg.policy;
+	out->nr_workers = cfg.nr_workers < RLB_MAX_WORKERS ? cfg.nr_workers : RLB_MAX_WORKERS;
+	out->base = cfg.base;
+	for (__u32 i = 0; i < out->nr_workers; i++) {
+		struct rlb_worker_stats *ws = &out->workers[i];
+		__u32 slot = cfg.base + i;
+
+		err = read_worker(c, slot, &w);
+		if (!err)
+			err = read_stats(c, slot, &st);
+		if (!err && bpf_map_lookup_elem(c->load_fd, &slot, &l))
+			err = rlb_bpf_error(-errno, "cannot read the load map");
+		if (err)
+			return err;
+		ws->state = w.state;
+		ws->weight = w.weight;
+		ws->steered = st.steered;
+		ws->fallback = st.fallback;
+		ws->migrated = st.migrated;
+		ws->accepted = l.accepted;
+		ws->active = l.active;
+		ws->busy = l.busy;
+	}
+	err = read_stats(c, RLB_STATS_UNSTEERED, &st);
+	out->unsteered = st.steered;
+	return err;
+}
+
+int rlb_ctl_set_policy(struct rlb_ctl *c, enum rlb_policy policy)
+{
+	struct rlb_config cfg;
+	__u32 key = 0;
+	int err;
+
+	if ((unsigned int)policy >= RLB_POLICY__COUNT)
+		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", policy,
+				 rlb_policy_names());
+	err = read_config(c, &cfg);
+	if (err)
+		return err;
+	/* one aligned field changes: the program sees the old policy or the new, nothing between */
+	cfg.policy = policy;
+	if (bpf_map_update_elem(c->config_fd, &key, &cfg, 0))
+		return rlb_bpf_error(-errno, "cannot write the config map");
+	return 0;
+}
+
+/* The slot of a worker id, checked against the serving generation. */
+static int worker_slot(const struct rlb_ctl *c, unsigned int worker, __u32 *slot,
+		       struct rlb_config *cfg)
+{
+	int err = read_config(c, cfg);
+
+	if (err)
+		return err;
+	if (worker >= cfg->nr_workers)
+		return rlb_error(-ERANGE, "worker %u out of range: group %s has workers 0 to %u",
+				 worker, c->name, cfg->nr_workers - 1);
+	*slot = cfg->base + worker;
+	return 0;
+}
+
+int rlb_ctl_set_weight(struct rlb_ctl *c, unsigned int worker, unsigned int weight)
+{
+	struct rlb_config cfg;
+	struct rlb_worker w;
+	__u32 slot = 0;
+	int err;
+
+	if (weight > RLB_WEIGHT_MAX)
+		return rlb_error(-ERANGE, "weight %u out of range: give 0 to %d", weight,
+				 RLB_WEIGHT_MAX);
+	err = worker_slot(c, worker, &slot, &cfg);
+	if (!err)
+		err = read_worker(c, slot, &w);
+	if (err)
+		return err;
+	w.weight = weight;
+	return write_worker(c, slot, &w);
+}
+
+int rlb_ctl_set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
+{
+	struct rlb_config cfg;
+	struct rlb_worker w, other;
+	unsigned int live = 0;
+	__u32 slot = 0;
+	int err;
+
+	err = worker_slot(c, worker, &slot, &cfg);
+	if (!err)
+		err = read_worker(c, slot, &w);
+	if (err)
+		return err;
+	if (w.state == RLB_WORKER_EMPTY)
+		return rlb_error(-ENOENT, "worker %u of group %s has closed", worker, c->name);
+	if (draining && w.state == RLB_WORKER_LIVE) {
+		for (__u32 i = 0; i < cfg.nr_workers; i++) {
+			err = read_worker(c, cfg.base + i, &other);
+			if (err)
+				return err;
+			live += other.state == RLB_WORKER_LIVE;
+		}
+		if (live <= 1)
+			return rlb_error(-EBUSY,
+					 "worker %u is the last live worker of group %s: refusing "
+					 "to drain it (undrain another first)",
+					 worker, c->name);
+	}
+	w.state = draining ? RLB_WORKER_DRAINING : RLB_WORKER_LIVE;
+	return write_worker(c, slot, &w);
+}

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Pins under /sys/fs/bpf/reuselb/<group>/, so that the CLI, bpftool and a taking-over
+ * instance see the same maps. The owner holds an flock on the group's directory (as xdp-tools
+ * does): a directory whose lock nobody holds was left by a process that died, and its pins are
+ * stale.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+int rlb_check_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > RLB_NAME_MAX || name[0] == '.')
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			goto bad;
+	return 0;
+bad:
+	return rlb_error(-EINVAL,
+			 "bad group name '%s': use 1 to %d letters, digits, '.', '_' or '-', "
+			 "not starting with '.'",
+			 name, RLB_NAME_MAX);
+}
+
+int rlb_pin_path(char *buf, size_t len, const char *name, const char *file)
+{
+	int n = snprintf(buf, len, "%s/%s%s%s", RLB_PIN_ROOT, name, file ? "/" : "",
+			 file ? file : "");
+
+	return n < 0 || (size_t)n >= len ? rlb_error(-ENAMETOOLONG, "pin path too long") : 0;
+}
+
+/* bpffs at /sys/fs/bpf, mounted here if it is not. */
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(RLB_BPFFS, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", RLB_BPFFS, "bpf", 0, "mode=0700"))
+		return rlb_error(-errno,
+				 "bpffs is not mounted at %s and mounting it failed: %s; "
+				 "mount it with: mount -t bpf bpf %s",
+				 RLB_BPFFS, strerror(errno), RLB_BPFFS);
+	return 0;
+}
+
+/* The pid holding an flock on path, read from /proc/locks, or 0. */
+static int lock_owner(const char *path)
+{
+	unsigned int maj, min;
+	unsigned long ino;
+	char line[256];
+	struct stat st;
+	FILE *f;
+	int pid;
+
+	if (stat(path, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
+		    ino == st.st_ino && maj == (unsigned int)major(st.st_dev) &&
+		    min == (unsigned int)minor(st.st_dev)) {
+			fclose(f);
+			return pid;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int rlb_group_live(const char *name)
+{
+	char dir[RLB_PATH_MAX];
+	int fd, pid = 0;
+
+	if (rlb_pin_path(dir, sizeof(dir), name, NULL))
+		return 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* a shared probe fails only while the owner holds its exclusive lock */
+	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK) {
+		pid = lock_owner(dir);
+		if (pid <= 0)
+			pid = -1;
+	}
+	close(fd);
+	return pid;
+}
+
+static void remove_entries(const char *dir)
+{
+	char path[RLB_PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/*
+ * Creates and locks the group's directory. A CLI probing with a shared lock can hold it for an
+ * instant, hence a few retries before calling the group taken.
+ */
+int rlb_pins_lock(struct rlb_group *g)
+{
+	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
+	char dir[RLB_PATH_MAX];
+	int err, fd, pid;
+
+	err = ensure_bpffs();
+	if (!err)
+		err = rlb_pin_path(dir, sizeof(dir), g->name, NULL);
+	if (err)
+		return err;
+	if (mkdir(RLB_PIN_ROOT, 0700) && errno != EEXIST)
+		return rlb_error(-errno, "cannot create %s: %s", RLB_PIN_ROOT, strerror(errno));
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return rlb_error(-errno, "cannot create %s: %s", dir, strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rlb_error(-errno, "cannot open %s: %s", dir, strerror(errno));
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB); i++) {
+		if (errno != EWOULDBLOCK || i == 25) {
+			err = -errno;
+			close(fd);
+			pid = lock_owner(dir);
+			if (err != -EWOULDBLOCK)
+				return rlb_error(err, "cannot lock %s: %s", dir, strerror(-err));
+			return rlb_error(-EBUSY,
+					 "group %s is already served by pid %d: stop it first, or "
+					 "give this one another name with --name",
+					 g->name, pid);
+		}
+		nanosleep(&pause, NULL);
+	}
+	/* nobody held the lock: whatever is pinned here was left by a process that died */
+	remove_entries(dir);
+	g->lock_fd = fd;
+	return 0;
+}
+
+int rlb_pins_pin(struct rlb_group *g, struct bpf_map *const *maps, int nr_maps,
+		 struct bpf_program *prog)
+{
+	char path[RLB_PATH_MAX];
+	int err;
+
+	for (int i = 0; i < nr_maps; i++) {
+		err = rlb_pin_path(path, sizeof(path), g->name, bpf_map__name(maps[i]));
+		if (!err && bpf_map__pin(maps[i], path))
+			err = rlb_error(-errno, "cannot pin map at %s: %s", path, strerror(errno));
+		if (err)
+			return err;
+	}
+	err = rlb_pin_path(path, sizeof(path), g->name, RLB_PIN_PROG);
+	if (!err && bpf_program__pin(prog, path))
+		err = rlb_error(-errno, "cannot pin program at %s: %s", path, strerror(errno));
+	return err;
+}
+
+void rlb_pins_remove(struct rlb_group *g)
+{
+	char dir[RLB_PATH_MAX];
+
+	if (g->lock_fd < 0)
+		return;
+	if (!rlb_pin_path(dir, sizeof(dir), g->name, NULL)) {
+		remove_entries(dir);
+		rmdir(dir);
+		/* the root goes too once no group is left, so a clean host looks untouched */
+		rmdir(RLB_PIN_ROOT);
+	}
+	close(g->lock_fd);
+	g->lock_fd = -1;
+}
