@@ -16,6 +16,13 @@
 #define RLB_STATS_UNSTEERED RLB_MAX_SLOTS
 #define RLB_WEIGHT_MAX 1000
 #define RLB_WEIGHT_DEFAULT 100
+/* "No worker" in the lookup tables (weighted, maglev, cpus). */
+#define RLB_NONE 0xffffffffu
+/* Entries of one half of the weighted table: a power of two, so a turn is a mask. */
+#define RLB_WEIGHT_TABLE 4096
+/* Entries of one half of the Maglev table: a prime well above RLB_MAX_WORKERS. */
+#define RLB_MAGLEV_SIZE 16381
+#define RLB_MAX_CPUS 1024
 
 enum rlb_policy {
 	RLB_POLICY_KERNEL = 0,	/* program returns unselected: the kernel's hash decides */
@@ -23,6 +30,11 @@ enum rlb_policy {
 	RLB_POLICY_SOURCE_IP = 2, /* seeded hash of the source address only */
 	RLB_POLICY_ROUND_ROBIN = 3, /* exact rotation over the slots */
 	RLB_POLICY_RANDOM = 4,
+	RLB_POLICY_LEAST_CONN = 5, /* less loaded of two random live workers */
+	RLB_POLICY_WEIGHTED = 6,   /* rotation through the weighted table */
+	RLB_POLICY_MAGLEV = 7,	   /* Maglev consistent hash of source address and port */
+	RLB_POLICY_CPU = 8,	   /* the worker pinned to the CPU the program runs on */
+	RLB_POLICY_QUIC_CID = 9,   /* the worker named in a QUIC destination connection ID */
 	RLB_POLICY__COUNT,
 };
 
@@ -41,8 +53,10 @@ struct rlb_config {
 	__u32 nr_workers; /* slots base .. base + nr_workers - 1 are the serving generation */
 	__u32 base;	  /* first slot of the serving generation */
 	__u32 seed;	  /* hash seed, random per group */
+	__u32 table;	  /* active half (0 or 1) of the weighted and maglev tables */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct rlb_config) == 16, "BPF ABI: struct rlb_config");
+_Static_assert(sizeof(struct rlb_config) == 24, "BPF ABI: struct rlb_config");
 
 /*
  * Map "workers", key = slot. Control state of each worker: written by userspace (library at
@@ -76,5 +90,11 @@ struct rlb_stats {
 	__u64 migrated; /* requests migrated to this slot from a closed listener */
 };
 _Static_assert(sizeof(struct rlb_stats) == 24, "BPF ABI: struct rlb_stats");
+
+/* Map "cpus", key = CPU id: the worker pinned to it (offset in the generation) or RLB_NONE. */
+struct rlb_cpu {
+	__u32 worker;
+};
+_Static_assert(sizeof(struct rlb_cpu) == 4, "BPF ABI: struct rlb_cpu");
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <reuselb/abi.h>
+#include <reuselb/cid.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,9 @@ void rlb_worker_accepted(struct rlb_group *g, unsigned int worker);
 void rlb_worker_closed(struct rlb_group *g, unsigned int worker);
 void rlb_worker_busy(struct rlb_group *g, unsigned int worker, int delta);
 
+/* Tells the cpu policy that this worker runs on this CPU (the caller pins the thread). */
+int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu);
+
 /* The group's name (tcp-PORT, udp-PORT or opts.name). */
 const char *rlb_group_name(const struct rlb_group *g);
 
@@ -102,6 +106,13 @@ int rlb_ctl_set_policy(struct rlb_ctl *ctl, enum rlb_policy policy);
 int rlb_ctl_set_weight(struct rlb_ctl *ctl, unsigned int worker, unsigned int weight);
 /* Draining the last live worker is refused with -EBUSY. */
 int rlb_ctl_set_draining(struct rlb_ctl *ctl, unsigned int worker, bool draining);
+
+/*
+ * Mints a QUIC connection ID (layout in reuselb/cid.h) that steers to this worker under the
+ * quic-cid policy; host (14 bits) is left for an L4 balancer in front.
+ */
+int rlb_ctl_cid_mint(const struct rlb_ctl *ctl, unsigned int worker, uint16_t host,
+		     uint8_t cid[RLB_CID_LEN]);
 
 /*
  * Names of the live groups on this host, sorted, at most max; returns how many there are.

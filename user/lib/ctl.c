@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
+#include <reuselb/cid.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -94,7 +96,8 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		return rlb_error(-ENOMEM, "out of memory");
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->owned = true;
-	c->config_fd = c->workers_fd = c->load_fd = c->stats_fd = -1;
+	for (int *fd = &c->config_fd; fd <= &c->cpus_fd; fd++)
+		*fd = -1;
 	err = open_pin(name, "config", &c->config_fd);
 	if (!err)
 		err = open_pin(name, "workers", &c->workers_fd);
@@ -102,6 +105,12 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		err = open_pin(name, "load", &c->load_fd);
 	if (!err)
 		err = open_pin(name, "stats", &c->stats_fd);
+	if (!err)
+		err = open_pin(name, "weighted", &c->weighted_fd);
+	if (!err)
+		err = open_pin(name, "maglev", &c->maglev_fd);
+	if (!err)
+		err = open_pin(name, "cpus", &c->cpus_fd);
 	if (err) {
 		rlb_ctl_close(c);
 		return err;
@@ -114,7 +123,7 @@ void rlb_ctl_close(struct rlb_ctl *c)
 {
 	if (!c || !c->owned)
 		return;
-	for (int *fd = &c->config_fd; fd <= &c->stats_fd; fd++)
+	for (int *fd = &c->config_fd; fd <= &c->cpus_fd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	free(c);
@@ -263,7 +272,8 @@ int rlb_ctl_set_weight(struct rlb_ctl *c, unsigned int worker, unsigned int weig
 	if (err)
 		return err;
 	w.weight = weight;
-	return write_worker(c, slot, &w);
+	err = write_worker(c, slot, &w);
+	return err ? err : rlb_ctl_rebuild_tables(c);
 }
 
 int rlb_ctl_set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
@@ -295,5 +305,25 @@ int rlb_ctl_set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
 					 worker, c->name);
 	}
 	w.state = draining ? RLB_WORKER_DRAINING : RLB_WORKER_LIVE;
-	return write_worker(c, slot, &w);
+	err = write_worker(c, slot, &w);
+	return err ? err : rlb_ctl_rebuild_tables(c);
+}
+
+int rlb_ctl_cid_mint(const struct rlb_ctl *c, unsigned int worker, uint16_t host,
+		     uint8_t cid[RLB_CID_LEN])
+{
+	struct rlb_config cfg;
+	__u32 slot = 0;
+	int err;
+
+	err = worker_slot(c, worker, &slot, &cfg);
+	if (err)
+		return err;
+	if (getrandom(cid + 4, 4, 0) != 4)
+		return rlb_error(-errno, "cannot mint a CID: getrandom: %s", strerror(errno));
+	cid[0] = RLB_CID_VERSION | ((host >> 8) & 0x3f);
+	cid[1] = host & 0xff;
+	cid[2] = slot;
+	cid[3] = rlb_cid_check(cid, cfg.seed);
+	return 0;
 }

@@ -106,6 +106,17 @@ static int load_program(struct rlb_group *g)
 	return 0;
 }
 
+/* No CPU has a worker until the server pins one (rlb_group_set_cpu). */
+static int init_cpus(struct rlb_group *g)
+{
+	struct rlb_cpu none = { .worker = RLB_NONE };
+
+	for (__u32 cpu = 0; cpu < RLB_MAX_CPUS; cpu++)
+		if (bpf_map_update_elem(g->ctl.cpus_fd, &cpu, &none, 0))
+			return rlb_bpf_error(-errno, "cannot write the cpus map");
+	return 0;
+}
+
 static int init_maps(struct rlb_group *g)
 {
 	struct rlb_config cfg = {
@@ -123,6 +134,9 @@ static int init_maps(struct rlb_group *g)
 	g->ctl.workers_fd = bpf_map__fd(g->skel->maps.workers);
 	g->ctl.load_fd = bpf_map__fd(g->skel->maps.load);
 	g->ctl.stats_fd = bpf_map__fd(g->skel->maps.stats);
+	g->ctl.weighted_fd = bpf_map__fd(g->skel->maps.weighted);
+	g->ctl.maglev_fd = bpf_map__fd(g->skel->maps.maglev);
+	g->ctl.cpus_fd = bpf_map__fd(g->skel->maps.cpus);
 	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != sizeof(cfg.seed))
 		return rlb_error(-errno, "cannot seed the hash: getrandom: %s", strerror(errno));
 	err = bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
@@ -133,6 +147,12 @@ static int init_maps(struct rlb_group *g)
 		if (err)
 			return rlb_bpf_error(-errno, "cannot write the workers map");
 	}
+
+	err = init_cpus(g);
+	if (!err)
+		err = rlb_ctl_rebuild_tables(&g->ctl);
+	if (err)
+		return err;
 
 	g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
 	g->load = mmap(NULL, g->load_len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -205,9 +225,11 @@ static void set_name(struct rlb_group *g, const char *name)
 /* Pins maps and program; with an ephemeral port the name is only known now. */
 static int pin_group(struct rlb_group *g, const char *name)
 {
-	struct bpf_map *maps[] = { g->skel->maps.config, g->skel->maps.socks,
-				   g->skel->maps.workers, g->skel->maps.load,
-				   g->skel->maps.stats };
+	struct bpf_map *maps[] = { g->skel->maps.config,   g->skel->maps.socks,
+				   g->skel->maps.workers,  g->skel->maps.load,
+				   g->skel->maps.stats,	   g->skel->maps.weighted,
+				   g->skel->maps.maglev,   g->skel->maps.cpus,
+				   g->skel->maps.custom };
 	int err;
 
 	if (g->lock_fd < 0) {
@@ -328,7 +350,7 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 		return rlb_bpf_error(-errno, "cannot write the workers map");
 	close(g->fds[worker]);
 	g->fds[worker] = -1;
-	return 0;
+	return g->skel ? rlb_ctl_rebuild_tables(&g->ctl) : 0;
 }
 
 unsigned int rlb_group_nr_workers(const struct rlb_group *g)
@@ -379,4 +401,16 @@ struct rlb_ctl *rlb_group_ctl(struct rlb_group *g)
 const char *rlb_group_name(const struct rlb_group *g)
 {
 	return g->name;
+}
+
+int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu)
+{
+	struct rlb_cpu c = { .worker = worker };
+
+	if (worker >= g->opts.nr_workers || cpu >= RLB_MAX_CPUS)
+		return rlb_error(-ERANGE, "cannot give CPU %u to worker %u: out of range", cpu,
+				 worker);
+	if (g->skel && bpf_map_update_elem(g->ctl.cpus_fd, &cpu, &c, 0))
+		return rlb_bpf_error(-errno, "cannot write the cpus map");
+	return 0;
 }

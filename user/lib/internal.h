@@ -18,7 +18,7 @@ struct bpf_program;
 /* The maps a controller needs, from the skeleton (owner) or from the pins (CLI). */
 struct rlb_ctl {
 	char name[RLB_NAME_MAX + 1];
-	int config_fd, workers_fd, load_fd, stats_fd;
+	int config_fd, workers_fd, load_fd, stats_fd, weighted_fd, maglev_fd, cpus_fd;
 	bool owned; /* the fds are ours to close */
 };
 
@@ -55,5 +55,12 @@ int rlb_pins_lock(struct rlb_group *g);
 int rlb_pins_pin(struct rlb_group *g, struct bpf_map *const *maps, int nr_maps,
 		 struct bpf_program *prog);
 void rlb_pins_remove(struct rlb_group *g);
+
+/* Fills table[0..size) with worker ids in proportion to weights; RLB_NONE if all are 0. */
+void rlb_build_weighted(const __u32 *weights, unsigned int nr, __u32 *table, unsigned int size);
+/* Fills a Maglev table (size prime) over the live workers; RLB_NONE if none is live. */
+void rlb_build_maglev(const bool *live, unsigned int nr, __u32 *table, unsigned int size);
+/* Rebuilds both tables from the workers map and flips config.table to them. */
+int rlb_ctl_rebuild_tables(struct rlb_ctl *c);
 
 #endif

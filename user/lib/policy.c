@@ -12,6 +12,11 @@ static const char *const names[RLB_POLICY__COUNT] = {
 	[RLB_POLICY_SOURCE_IP] = "source-ip",
 	[RLB_POLICY_ROUND_ROBIN] = "round-robin",
 	[RLB_POLICY_RANDOM] = "random",
+	[RLB_POLICY_LEAST_CONN] = "least-conn",
+	[RLB_POLICY_WEIGHTED] = "weighted",
+	[RLB_POLICY_MAGLEV] = "maglev",
+	[RLB_POLICY_CPU] = "cpu",
+	[RLB_POLICY_QUIC_CID] = "quic-cid",
 };
 
 int rlb_policy_parse(const char *name, enum rlb_policy *out)

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The maps of a reuselb group and the helpers a steering policy needs, for the built-in
+ * program (bpf/steer.bpf.c) and for users' own policies alike. A custom policy is one
+ * function that returns a worker (0 .. rlb_nr_workers() - 1) or RLB_NONE:
+ *
+ *	#include <reuselb/policy.bpf.h>
+ *
+ *	RLB_POLICY(by_port)
+ *	{
+ *		struct rlb_flow f;
+ *
+ *		if (rlb_read_flow(md, &f))
+ *			return RLB_NONE;
+ *		return bpf_ntohs(f.sport) % rlb_nr_workers();
+ *	}
+ *
+ * RLB_POLICY makes the sk_reuseport program around it: the choice goes through rlb_select(),
+ * which keeps reuselb's guarantee (a worker that cannot take the connection passes it to the
+ * next live one; with none live, the kernel's hash decides; nothing is dropped) and counts
+ * the decision in "stats".
+ */
+#ifndef REUSELB_POLICY_BPF_H
+#define REUSELB_POLICY_BPF_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <reuselb/abi.h>
+#include <reuselb/hash.h>
+
+/* Key 0: struct rlb_config. Written by userspace and bpftool, read by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rlb_config);
+} config SEC(".maps");
+
+/* Key slot: the worker's socket (fd in, cookie out). Written by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} socks SEC(".maps");
+
+/* Key slot: struct rlb_worker (state, weight). Written by userspace and bpftool. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rlb_worker);
+} workers SEC(".maps");
+
+/* Key slot: struct rlb_load. Written by the worker threads through mmap, read by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rlb_load);
+} load SEC(".maps");
+
+/* Key slot, or RLB_STATS_UNSTEERED: struct rlb_stats per CPU. Written by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS + 1);
+	__type(key, __u32);
+	__type(value, struct rlb_stats);
+} stats SEC(".maps");
+
+/*
+ * Key half * RLB_WEIGHT_TABLE + i: a worker, in proportion to its weight. Written by userspace
+ * into the inactive half, then made active by flipping config.table.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * RLB_WEIGHT_TABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} weighted SEC(".maps");
+
+/* Key half * RLB_MAGLEV_SIZE + i: the Maglev lookup table, written like "weighted". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * RLB_MAGLEV_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} maglev SEC(".maps");
+
+/* Key CPU id: struct rlb_cpu, the worker pinned to that CPU. Written by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RLB_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, struct rlb_cpu);
+} cpus SEC(".maps");
+
+static __always_inline const struct rlb_config *rlb_config(void)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(&config, &key);
+}
+
+/* Workers in the serving generation; 0 when the config is unusable. */
+static __always_inline __u32 rlb_nr_workers(void)
+{
+	const struct rlb_config *cfg = rlb_config();
+
+	if (!cfg || cfg->nr_workers > RLB_MAX_WORKERS || cfg->base > RLB_MAX_SLOTS - cfg->nr_workers)
+		return 0;
+	return cfg->nr_workers;
+}
+
+static __always_inline __u32 rlb_slot(__u32 worker)
+{
+	const struct rlb_config *cfg = rlb_config();
+
+	return (cfg ? cfg->base : 0) + worker;
+}
+
+static __always_inline int rlb_worker_live(__u32 worker)
+{
+	__u32 slot = rlb_slot(worker);
+	struct rlb_worker *w = bpf_map_lookup_elem(&workers, &slot);
+
+	return w && w->state == RLB_WORKER_LIVE;
+}
+
+static __always_inline __u32 rlb_worker_weight(__u32 worker)
+{
+	__u32 slot = rlb_slot(worker);
+	struct rlb_worker *w = bpf_map_lookup_elem(&workers, &slot);
+
+	return w ? w->weight : 0;
+}
+
+/* Open connections plus requests in progress, as the worker last published them. */
+static __always_inline __u64 rlb_worker_load(__u32 worker)
+{
+	__u32 slot = rlb_slot(worker);
+	struct rlb_load *l = bpf_map_lookup_elem(&load, &slot);
+
+	return l ? l->active + l->busy : ~0ULL;
+}
+
+/*
+ * Reads the 4-tuple from the packet, v4 or v6. Returns -1 when there is no packet to read:
+ * a request migrating from a closed listener comes with an empty skb.
+ */
+static __always_inline int rlb_read_flow(struct sk_reuseport_md *md, struct rlb_flow *f)
+{
+	__u16 ports[2];
+
+	__builtin_memset(f, 0, sizeof(*f));
+	if (md->eth_protocol == bpf_htons(ETH_P_IP)) {
+		/* saddr and daddr are adjacent in struct iphdr, at offset 12 */
+		__u32 a[2];
+
+		if (bpf_skb_load_bytes_relative(md, 12, a, sizeof(a), BPF_HDR_START_NET))
+			return -1;
+		f->saddr[0] = a[0];
+		f->daddr[0] = a[1];
+	} else if (md->eth_protocol == bpf_htons(ETH_P_IPV6)) {
+		/* saddr then daddr, at offset 8 of struct ipv6hdr */
+		if (bpf_skb_load_bytes_relative(md, 8, f, 32, BPF_HDR_START_NET))
+			return -1;
+	} else {
+		return -1;
+	}
+	/* the program sees the packet from its transport header: TCP and UDP start with ports */
+	if (bpf_skb_load_bytes(md, 0, ports, sizeof(ports)))
+		return -1;
+	f->sport = ports[0];
+	f->dport = ports[1];
+	return 0;
+}
+
+static __always_inline void rlb_count(__u32 slot, int migrating, int fallback)
+{
+	struct rlb_stats *st = bpf_map_lookup_elem(&stats, &slot);
+
+	if (!st)
+		return;
+	if (fallback)
+		__sync_fetch_and_add(&st->fallback, 1);
+	else if (migrating)
+		__sync_fetch_and_add(&st->migrated, 1);
+	else
+		__sync_fetch_and_add(&st->steered, 1);
+}
+
+/*
+ * Selects the worker's socket, or the next live one after it. A worker may be draining, or
+ * its socket may have closed while its state still said live (-ENOENT from the helper). With
+ * no live worker, or worker == RLB_NONE, nothing is selected and the kernel's hash decides.
+ * Always returns SK_PASS: steering never drops.
+ */
+static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
+{
+	__u32 nr = rlb_nr_workers(), base = rlb_slot(0);
+	int migrating = md->migrating_sk != 0;
+
+	if (worker < nr) {
+		for (__u32 i = 0; i < RLB_MAX_WORKERS; i++) {
+			__u32 slot;
+
+			if (i >= nr)
+				break;
+			slot = base + (worker + i) % nr;
+			if (rlb_worker_live(slot - base) &&
+			    bpf_sk_select_reuseport(md, &socks, &slot, 0) == 0) {
+				if (i)
+					rlb_count(base + worker, 0, 1);
+				rlb_count(slot, migrating, 0);
+				return SK_PASS;
+			}
+		}
+		rlb_count(base + worker, 0, 1);
+	}
+	rlb_count(RLB_STATS_UNSTEERED, migrating, 0);
+	return SK_PASS;
+}
+
+/* Defines a policy program: the body returns a worker or RLB_NONE (see the top of the file). */
+#define RLB_POLICY(name)                                                                           \
+	static __always_inline __u32 rlb_policy_##name(struct sk_reuseport_md *md);               \
+	SEC("sk_reuseport")                                                                        \
+	int name(struct sk_reuseport_md *md)                                                       \
+	{                                                                                          \
+		return rlb_select(md, rlb_policy_##name(md));                                      \
+	}                                                                                          \
+	static __always_inline __u32 rlb_policy_##name(struct sk_reuseport_md *md)
+
+#endif
