@@ -47,6 +47,9 @@ enum rlb_worker_state {
 _Static_assert(sizeof(enum rlb_policy) == 4, "BPF ABI: enum rlb_policy");
 _Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_state");
 
+/* config.flags: the program was loaded as BPF_SK_REUSEPORT_SELECT_OR_MIGRATE. */
+#define RLB_CFG_MIGRATE 1u
+
 /* Map "config", key 0. Written by userspace (library, CLI, bpftool), read by the program. */
 struct rlb_config {
 	enum rlb_policy policy;
@@ -54,7 +57,7 @@ struct rlb_config {
 	__u32 base;	  /* first slot of the serving generation */
 	__u32 seed;	  /* hash seed, random per group */
 	__u32 table;	  /* active half (0 or 1) of the weighted and maglev tables */
-	__u32 pad;
+	__u32 flags;	  /* RLB_CFG_*, set by the owner at start */
 };
 _Static_assert(sizeof(struct rlb_config) == 24, "BPF ABI: struct rlb_config");
 

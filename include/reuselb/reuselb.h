@@ -108,6 +108,17 @@ int rlb_ctl_set_weight(struct rlb_ctl *ctl, unsigned int worker, unsigned int we
 int rlb_ctl_set_draining(struct rlb_ctl *ctl, unsigned int worker, bool draining);
 
 /*
+ * A policy of the user's own (an object built against reuselb/policy.bpf.h): loaded with the
+ * group's maps and installed in front of the built-in policy, live. On a verifier rejection
+ * the group is untouched and rlb_verifier_log() holds the log.
+ */
+int rlb_ctl_load_policy(struct rlb_ctl *ctl, const char *path);
+/* Removes the user's policy: the built-in one steers again. */
+int rlb_ctl_unload_policy(struct rlb_ctl *ctl);
+/* "custom:NAME" while a user's policy is installed, else the built-in policy's name. */
+int rlb_ctl_policy_name(const struct rlb_ctl *ctl, char *buf, size_t len);
+
+/*
  * Mints a QUIC connection ID (layout in reuselb/cid.h) that steers to this worker under the
  * quic-cid policy; host (14 bits) is left for an L4 balancer in front.
  */
@@ -119,6 +130,19 @@ int rlb_ctl_cid_mint(const struct rlb_ctl *ctl, unsigned int worker, uint16_t ho
  * pids[i] is the owner's pid (-1 when unknown); pids may be NULL.
  */
 int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max);
+
+/* What the running kernel offers; REUSELB_PROBE_DISABLE=a,b pretends features are missing. */
+struct rlb_features {
+	bool sk_reuseport;    /* BPF_PROG_TYPE_SK_REUSEPORT: without it only "kernel" runs */
+	bool migrate;	      /* BPF_SK_REUSEPORT_SELECT_OR_MIGRATE (5.14): queues survive a close */
+	bool mmapable;	      /* BPF_F_MMAPABLE arrays (5.5): load reporting without syscalls */
+	bool btf;	      /* kernel BTF (/sys/kernel/btf/vmlinux) */
+	bool sockhash_select; /* bpf_sk_select_reuseport on a sockhash (not used by reuselb yet) */
+};
+
+int rlb_probe(struct rlb_features *out);
+/* "kernel features: uses a b; missing c" into buf. */
+const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t len);
 
 /* Policy names as users type them ("round-robin") to and from the enum. */
 int rlb_policy_parse(const char *name, enum rlb_policy *out);

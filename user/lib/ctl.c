@@ -96,7 +96,7 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		return rlb_error(-ENOMEM, "out of memory");
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->owned = true;
-	for (int *fd = &c->config_fd; fd <= &c->cpus_fd; fd++)
+	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
 		*fd = -1;
 	err = open_pin(name, "config", &c->config_fd);
 	if (!err)
@@ -111,6 +111,10 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		err = open_pin(name, "maglev", &c->maglev_fd);
 	if (!err)
 		err = open_pin(name, "cpus", &c->cpus_fd);
+	if (!err)
+		err = open_pin(name, "socks", &c->socks_fd);
+	if (!err)
+		err = open_pin(name, "custom", &c->custom_fd);
 	if (err) {
 		rlb_ctl_close(c);
 		return err;
@@ -123,7 +127,7 @@ void rlb_ctl_close(struct rlb_ctl *c)
 {
 	if (!c || !c->owned)
 		return;
-	for (int *fd = &c->config_fd; fd <= &c->cpus_fd; fd++)
+	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	free(c);

@@ -94,7 +94,11 @@ static int load_program(struct rlb_group *g)
 	bpf_program__set_log_buf(skel->progs.rlb_steer, log, sizeof(log));
 	/* migrate-capable: a closing listener's queue is steered to a live worker, not reset */
 	bpf_program__set_expected_attach_type(skel->progs.rlb_steer,
-					      BPF_SK_REUSEPORT_SELECT_OR_MIGRATE);
+					      g->features.migrate
+						      ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
+						      : BPF_SK_REUSEPORT_SELECT);
+	if (!g->features.mmapable)
+		bpf_map__set_map_flags(skel->maps.load, 0);
 	err = steer_bpf__load(skel);
 	if (err) {
 		rlb_keep_verifier_log(log);
@@ -123,6 +127,7 @@ static int init_maps(struct rlb_group *g)
 		.policy = g->opts.policy,
 		.nr_workers = g->opts.nr_workers,
 		.base = 0,
+		.flags = g->features.migrate ? RLB_CFG_MIGRATE : 0,
 	};
 	struct rlb_worker w = { .state = RLB_WORKER_LIVE, .weight = RLB_WEIGHT_DEFAULT };
 	struct bpf_prog_info info = {};
@@ -137,6 +142,8 @@ static int init_maps(struct rlb_group *g)
 	g->ctl.weighted_fd = bpf_map__fd(g->skel->maps.weighted);
 	g->ctl.maglev_fd = bpf_map__fd(g->skel->maps.maglev);
 	g->ctl.cpus_fd = bpf_map__fd(g->skel->maps.cpus);
+	g->ctl.socks_fd = bpf_map__fd(g->skel->maps.socks);
+	g->ctl.custom_fd = bpf_map__fd(g->skel->maps.custom);
 	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != sizeof(cfg.seed))
 		return rlb_error(-errno, "cannot seed the hash: getrandom: %s", strerror(errno));
 	err = bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
@@ -154,6 +161,8 @@ static int init_maps(struct rlb_group *g)
 	if (err)
 		return err;
 
+	if (!g->features.mmapable)
+		goto prog_id;
 	g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
 	g->load = mmap(NULL, g->load_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       bpf_map__fd(g->skel->maps.load), 0);
@@ -162,6 +171,7 @@ static int init_maps(struct rlb_group *g)
 		return rlb_error(-errno, "cannot map the load map: %s", strerror(errno));
 	}
 
+prog_id:
 	if (bpf_obj_get_info_by_fd(bpf_program__fd(g->skel->progs.rlb_steer), &info, &info_len))
 		return rlb_error(-errno, "cannot read the program id: %s", strerror(errno));
 	g->prog_id = info.id;
@@ -241,6 +251,23 @@ static int pin_group(struct rlb_group *g, const char *name)
 	return rlb_pins_pin(g, maps, sizeof(maps) / sizeof(maps[0]), g->skel->progs.rlb_steer);
 }
 
+static int check_features(struct rlb_group *g)
+{
+	int err = rlb_probe(&g->features);
+
+	if (err)
+		return err;
+	if (!g->features.sk_reuseport)
+		return rlb_error(-EOPNOTSUPP,
+				 "this kernel cannot run sk_reuseport programs (Linux 4.19+ with "
+				 "CONFIG_BPF_SYSCALL): only policy kernel works here");
+	if (!g->features.mmapable && g->opts.policy == RLB_POLICY_LEAST_CONN)
+		return rlb_error(-EOPNOTSUPP,
+				 "policy least-conn needs mmapable BPF arrays (Linux 5.5+), which "
+				 "this kernel lacks: choose another policy");
+	return 0;
+}
+
 static int check_opts(const struct rlb_group_opts *o)
 {
 	if (o->name && rlb_check_name(o->name))
@@ -289,7 +316,9 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 			goto fail;
 	}
 	if (opts->policy != RLB_POLICY_KERNEL) {
-		err = load_program(g);
+		err = check_features(g);
+		if (!err)
+			err = load_program(g);
 		if (!err)
 			err = init_maps(g);
 		if (err)

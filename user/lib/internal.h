@@ -18,7 +18,8 @@ struct bpf_program;
 /* The maps a controller needs, from the skeleton (owner) or from the pins (CLI). */
 struct rlb_ctl {
 	char name[RLB_NAME_MAX + 1];
-	int config_fd, workers_fd, load_fd, stats_fd, weighted_fd, maglev_fd, cpus_fd;
+	int config_fd, workers_fd, load_fd, stats_fd, weighted_fd, maglev_fd, cpus_fd, socks_fd,
+		custom_fd; /* keep custom_fd last: loops run from config_fd to it */
 	bool owned; /* the fds are ours to close */
 };
 
@@ -27,6 +28,7 @@ struct rlb_group {
 	char name[RLB_NAME_MAX + 1];
 	struct steer_bpf *skel; /* NULL under the "kernel" policy */
 	struct rlb_ctl ctl;
+	struct rlb_features features;
 	struct rlb_load *load;	/* the mmapped "load" map, NULL under "kernel" */
 	size_t load_len;
 	int lock_fd;		/* flock on the pin directory, -1 when not pinned */
