@@ -82,8 +82,12 @@ static __always_inline __u32 on_this_cpu(struct sk_reuseport_md *md, const struc
 	return by_hash(md, cfg, nr);
 }
 
+/*
+ * The worker a CID names. A CID of a draining generation is taken to its own socket at once
+ * (*done); an unknown or dead one is hashed.
+ */
 static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				    __u32 nr)
+				    __u32 nr, int *done)
 {
 	__u8 cid[RLB_CID_LEN];
 	__u32 slot;
@@ -91,14 +95,17 @@ static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb
 	if (rlb_quic_dcid(md, cid))
 		return by_hash(md, cfg, nr);
 	slot = rlb_cid_slot(cid, cfg->seed);
-	/* a CID minted for the serving generation names its worker; anything else is hashed */
-	if (slot < cfg->base || slot - cfg->base >= nr || !rlb_worker_live(slot - cfg->base))
-		return by_hash(md, cfg, nr);
-	return slot - cfg->base;
+	if (slot >= cfg->base && slot - cfg->base < nr && rlb_worker_live(slot - cfg->base))
+		return slot - cfg->base;
+	if (slot < RLB_MAX_SLOTS && rlb_select_slot(md, slot) == 0) {
+		*done = 1;
+		return RLB_NONE;
+	}
+	return by_hash(md, cfg, nr);
 }
 
 static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				    __u32 nr)
+				    __u32 nr, int *done)
 {
 	struct rlb_flow flow;
 
@@ -124,18 +131,46 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	case RLB_POLICY_CPU:
 		return on_this_cpu(md, cfg, nr);
 	case RLB_POLICY_QUIC_CID:
-		return by_cid(md, cfg, nr);
+		return by_cid(md, cfg, nr, done);
 	case RLB_POLICY_RANDOM:
 	default:
 		return rlb_scale(bpf_get_prandom_u32(), nr);
 	}
 }
 
+/*
+ * A datagram of a flow seen lately goes back to the socket that had it, whatever generation
+ * that is, so that a restart leaves running flows where they are. Returns 0 once selected.
+ */
+static __always_inline int known_flow(struct sk_reuseport_md *md, const struct rlb_config *cfg,
+				      struct rlb_flow *flow)
+{
+	struct rlb_flow_slot *fs = bpf_map_lookup_elem(&flows, flow);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!fs || now - fs->seen_ns > (__u64)cfg->flow_timeout * 1000000000ULL)
+		return -1;
+	if (rlb_select_slot(md, fs->slot))
+		return -1;
+	fs->seen_ns = now;
+	return 0;
+}
+
+static __always_inline void remember_flow(struct rlb_flow *flow, __u32 slot)
+{
+	struct rlb_flow_slot fs = { .slot = slot, .seen_ns = bpf_ktime_get_ns() };
+
+	if (slot != RLB_NONE)
+		bpf_map_update_elem(&flows, flow, &fs, BPF_ANY);
+}
+
 SEC("sk_reuseport")
 int rlb_steer(struct sk_reuseport_md *md)
 {
 	const struct rlb_config *cfg;
-	__u32 nr;
+	struct rlb_flow flow;
+	int track, done = 0;
+	__u32 nr, worker;
 
 	bpf_tail_call(md, &custom, 0);
 
@@ -143,7 +178,17 @@ int rlb_steer(struct sk_reuseport_md *md)
 	nr = rlb_nr_workers();
 	if (!cfg || nr == 0)
 		return rlb_select(md, RLB_NONE);
-	return rlb_select(md, choose(md, cfg, nr));
+	track = (cfg->flags & RLB_CFG_FLOWS) && md->ip_protocol == IPPROTO_UDP &&
+		rlb_read_flow(md, &flow) == 0;
+	if (track && known_flow(md, cfg, &flow) == 0)
+		return SK_PASS;
+	worker = choose(md, cfg, nr, &done);
+	if (done)
+		return SK_PASS;
+	worker = rlb_select_worker(md, worker);
+	if (track)
+		remember_flow(&flow, worker);
+	return SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

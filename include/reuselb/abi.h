@@ -23,6 +23,9 @@
 /* Entries of one half of the Maglev table: a prime well above RLB_MAX_WORKERS. */
 #define RLB_MAGLEV_SIZE 16381
 #define RLB_MAX_CPUS 1024
+/* UDP flows remembered by the program (LRU: the oldest go first). */
+#define RLB_MAX_FLOWS 65536
+#define RLB_FLOW_TIMEOUT_DEFAULT 30
 
 enum rlb_policy {
 	RLB_POLICY_KERNEL = 0,	/* program returns unselected: the kernel's hash decides */
@@ -49,6 +52,8 @@ _Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_sta
 
 /* config.flags: the program was loaded as BPF_SK_REUSEPORT_SELECT_OR_MIGRATE. */
 #define RLB_CFG_MIGRATE 1u
+/* config.flags: datagrams of a known flow go back to the socket that had the flow. */
+#define RLB_CFG_FLOWS 2u
 
 /* Map "config", key 0. Written by userspace (library, CLI, bpftool), read by the program. */
 struct rlb_config {
@@ -58,8 +63,10 @@ struct rlb_config {
 	__u32 seed;	  /* hash seed, random per group */
 	__u32 table;	  /* active half (0 or 1) of the weighted and maglev tables */
 	__u32 flags;	  /* RLB_CFG_*, set by the owner at start */
+	__u32 flow_timeout; /* seconds a UDP flow is remembered after its last datagram */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct rlb_config) == 24, "BPF ABI: struct rlb_config");
+_Static_assert(sizeof(struct rlb_config) == 32, "BPF ABI: struct rlb_config");
 
 /*
  * Map "workers", key = slot. Control state of each worker: written by userspace (library at
@@ -99,5 +106,17 @@ struct rlb_cpu {
 	__u32 worker;
 };
 _Static_assert(sizeof(struct rlb_cpu) == 4, "BPF ABI: struct rlb_cpu");
+
+/*
+ * Map "flows" (LRU hash), key struct rlb_flow (reuselb/hash.h): the slot that took a UDP flow
+ * and when it last sent. Written by the program; lets old flows finish on the old generation
+ * of a restart while new flows go to the new one.
+ */
+struct rlb_flow_slot {
+	__u32 slot;
+	__u32 pad;
+	__u64 seen_ns; /* bpf_ktime_get_ns() of the flow's last datagram */
+};
+_Static_assert(sizeof(struct rlb_flow_slot) == 16, "BPF ABI: struct rlb_flow_slot");
 
 #endif

@@ -98,6 +98,14 @@ struct {
 	__type(value, struct rlb_cpu);
 } cpus SEC(".maps");
 
+/* Key struct rlb_flow: struct rlb_flow_slot. Written by the program for UDP flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RLB_MAX_FLOWS);
+	__type(key, struct rlb_flow);
+	__type(value, struct rlb_flow_slot);
+} flows SEC(".maps");
+
 static __always_inline const struct rlb_config *rlb_config(void)
 {
 	__u32 key = 0;
@@ -194,12 +202,28 @@ static __always_inline void rlb_count(__u32 slot, int migrating, int fallback)
 }
 
 /*
- * Selects the worker's socket, or the next live one after it. A worker may be draining, or
- * its socket may have closed while its state still said live (-ENOENT from the helper). With
- * no live worker, or worker == RLB_NONE, nothing is selected and the kernel's hash decides.
- * Always returns SK_PASS: steering never drops.
+ * Selects the socket of a slot of any generation, as long as it is open and not closed for
+ * good: used for flows and connection IDs that belong to a draining generation.
  */
-static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
+static __always_inline int rlb_select_slot(struct sk_reuseport_md *md, __u32 slot)
+{
+	struct rlb_worker *w = bpf_map_lookup_elem(&workers, &slot);
+
+	if (!w || w->state == RLB_WORKER_EMPTY)
+		return -1;
+	if (bpf_sk_select_reuseport(md, &socks, &slot, 0))
+		return -1;
+	rlb_count(slot, md->migrating_sk != 0, 0);
+	return 0;
+}
+
+/*
+ * Selects the worker's socket, or the next live one after it, and returns the slot taken. A
+ * worker may be draining, or its socket may have closed while its state still said live
+ * (-ENOENT from the helper). With no live worker, or worker == RLB_NONE, nothing is selected
+ * (RLB_NONE is returned) and the kernel's hash decides.
+ */
+static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32 worker)
 {
 	__u32 nr = rlb_nr_workers(), base = rlb_slot(0);
 	int migrating = md->migrating_sk != 0;
@@ -216,12 +240,22 @@ static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
 				if (i)
 					rlb_count(base + worker, 0, 1);
 				rlb_count(slot, migrating, 0);
-				return SK_PASS;
+				return slot;
 			}
 		}
 		rlb_count(base + worker, 0, 1);
 	}
 	rlb_count(RLB_STATS_UNSTEERED, migrating, 0);
+	return RLB_NONE;
+}
+
+/*
+ * The policy's choice made safe: see rlb_select_worker(). Always returns SK_PASS: steering
+ * never drops.
+ */
+static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
+{
+	rlb_select_worker(md, worker);
 	return SK_PASS;
 }
 

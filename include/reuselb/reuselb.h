@@ -33,6 +33,8 @@ struct rlb_group_opts {
 	bool verbose;		 /* show libbpf's own messages on stderr */
 	bool pin;		 /* pin maps and program for the CLI and bpftool; lock the name */
 	const char *name;	 /* group name for the pins; NULL means tcp-PORT or udp-PORT */
+	bool takeover;		 /* join the live group of that name and take it over */
+	unsigned int flow_timeout; /* UDP: seconds a flow stays on its socket; 0 means 30 */
 };
 
 /*
@@ -40,6 +42,18 @@ struct rlb_group_opts {
  * the program, fills the maps.
  */
 int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out);
+
+/*
+ * Rolling restart, the old owner's side: after a successor opened the group with takeover,
+ * the owner gets SIGUSR2 and calls this. Its workers leave the steering; the caller then closes
+ * each TCP listener (rlb_group_close_worker: its queue migrates to the successor), finishes
+ * the connections it has, and closes the group, which leaves program and pins to the
+ * successor. UDP sockets stay open until the caller is done with the flows they still get.
+ */
+int rlb_group_handover(struct rlb_group *g);
+bool rlb_group_handed_over(const struct rlb_group *g);
+/* False while a taking-over group waits for its predecessor to let go of the pins. */
+bool rlb_group_owns_pins(const struct rlb_group *g);
 
 /* Detaches the program, closes every socket still open and frees the group. NULL is a no-op. */
 void rlb_group_close(struct rlb_group *g);

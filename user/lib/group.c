@@ -99,6 +99,11 @@ static int load_program(struct rlb_group *g)
 						      : BPF_SK_REUSEPORT_SELECT);
 	if (!g->features.mmapable)
 		bpf_map__set_map_flags(skel->maps.load, 0);
+	if (g->predecessor) {
+		err = rlb_takeover_share_maps(g);
+		if (err)
+			return err;
+	}
 	err = steer_bpf__load(skel);
 	if (err) {
 		rlb_keep_verifier_log(log);
@@ -121,20 +126,8 @@ static int init_cpus(struct rlb_group *g)
 	return 0;
 }
 
-static int init_maps(struct rlb_group *g)
+static void set_ctl_fds(struct rlb_group *g)
 {
-	struct rlb_config cfg = {
-		.policy = g->opts.policy,
-		.nr_workers = g->opts.nr_workers,
-		.base = 0,
-		.flags = g->features.migrate ? RLB_CFG_MIGRATE : 0,
-	};
-	struct rlb_worker w = { .state = RLB_WORKER_LIVE, .weight = RLB_WEIGHT_DEFAULT };
-	struct bpf_prog_info info = {};
-	__u32 info_len = sizeof(info);
-	__u32 key = 0;
-	int err;
-
 	g->ctl.config_fd = bpf_map__fd(g->skel->maps.config);
 	g->ctl.workers_fd = bpf_map__fd(g->skel->maps.workers);
 	g->ctl.load_fd = bpf_map__fd(g->skel->maps.load);
@@ -144,34 +137,77 @@ static int init_maps(struct rlb_group *g)
 	g->ctl.cpus_fd = bpf_map__fd(g->skel->maps.cpus);
 	g->ctl.socks_fd = bpf_map__fd(g->skel->maps.socks);
 	g->ctl.custom_fd = bpf_map__fd(g->skel->maps.custom);
+}
+
+/* A new group: config, tables and cpus start from scratch. */
+static int init_group(struct rlb_group *g)
+{
+	struct rlb_config cfg = {
+		.policy = g->opts.policy,
+		.nr_workers = g->opts.nr_workers,
+		.flags = (g->features.migrate ? RLB_CFG_MIGRATE : 0) |
+			 (g->opts.udp ? RLB_CFG_FLOWS : 0),
+		.flow_timeout = g->opts.flow_timeout ? g->opts.flow_timeout
+						     : RLB_FLOW_TIMEOUT_DEFAULT,
+	};
+	__u32 key = 0;
+	int err;
+
 	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != sizeof(cfg.seed))
 		return rlb_error(-errno, "cannot seed the hash: getrandom: %s", strerror(errno));
 	err = bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
 	if (err)
 		return rlb_bpf_error(-errno, "cannot write the config map");
-	for (key = 0; key < g->opts.nr_workers; key++) {
-		err = bpf_map_update_elem(g->ctl.workers_fd, &key, &w, 0);
-		if (err)
-			return rlb_bpf_error(-errno, "cannot write the workers map");
-	}
-
 	err = init_cpus(g);
+	return err ? err : rlb_ctl_rebuild_tables(&g->ctl);
+}
+
+/* Our generation's slots: live workers, and counters that start from zero. */
+static int init_slots(struct rlb_group *g)
+{
+	struct rlb_worker w = { .state = RLB_WORKER_LIVE, .weight = RLB_WEIGHT_DEFAULT };
+	int ncpu = libbpf_num_possible_cpus();
+	struct rlb_stats *zero;
+	struct rlb_load l = {};
+	int err = 0;
+
+	if (ncpu < 0)
+		return rlb_error(ncpu, "cannot count CPUs: %s", strerror(-ncpu));
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return rlb_error(-ENOMEM, "out of memory");
+	for (__u32 slot = g->base; slot < g->base + g->opts.nr_workers && !err; slot++) {
+		if (bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0) ||
+		    bpf_map_update_elem(g->ctl.load_fd, &slot, &l, 0) ||
+		    bpf_map_update_elem(g->ctl.stats_fd, &slot, zero, 0))
+			err = rlb_bpf_error(-errno, "cannot initialise the maps");
+	}
+	free(zero);
+	return err;
+}
+
+static int init_maps(struct rlb_group *g)
+{
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	int err;
+
+	set_ctl_fds(g);
+	err = g->predecessor ? rlb_takeover_base(g, &g->base) : init_group(g);
 	if (!err)
-		err = rlb_ctl_rebuild_tables(&g->ctl);
+		err = init_slots(g);
 	if (err)
 		return err;
 
-	if (!g->features.mmapable)
-		goto prog_id;
-	g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
-	g->load = mmap(NULL, g->load_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       bpf_map__fd(g->skel->maps.load), 0);
-	if (g->load == MAP_FAILED) {
-		g->load = NULL;
-		return rlb_error(-errno, "cannot map the load map: %s", strerror(errno));
+	if (g->features.mmapable) {
+		g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
+		g->load = mmap(NULL, g->load_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       g->ctl.load_fd, 0);
+		if (g->load == MAP_FAILED) {
+			g->load = NULL;
+			return rlb_error(-errno, "cannot map the load map: %s", strerror(errno));
+		}
 	}
-
-prog_id:
 	if (bpf_obj_get_info_by_fd(bpf_program__fd(g->skel->progs.rlb_steer), &info, &info_len))
 		return rlb_error(-errno, "cannot read the program id: %s", strerror(errno));
 	g->prog_id = info.id;
@@ -184,6 +220,7 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	int type = (g->opts.udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
 	const char *addr = g->opts.addr ? g->opts.addr : "0.0.0.0";
 	int one = 1, fd, err;
+	__u32 slot = g->base + i;
 	__u64 val;
 
 	fd = socket(sn->ss.ss_family, type, 0);
@@ -192,8 +229,12 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	g->fds[i] = fd;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		return rlb_error(-errno, "cannot set SO_REUSEPORT: %s", strerror(errno));
-	/* attached before the group exists, the program steers from the very first connection */
-	if (i == 0 && g->skel) {
+	/*
+	 * Attached before the group exists, the program steers from the very first connection.
+	 * A taking-over instance attaches once its sockets are in the live group instead: a
+	 * program on a lone socket would be dropped when the socket joins.
+	 */
+	if (i == 0 && g->skel && !g->predecessor) {
 		int prog_fd = bpf_program__fd(g->skel->progs.rlb_steer);
 
 		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd, sizeof(prog_fd)))
@@ -218,7 +259,7 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	if (!g->skel)
 		return 0;
 	val = fd;
-	if (bpf_map_update_elem(bpf_map__fd(g->skel->maps.socks), &i, &val, BPF_ANY))
+	if (bpf_map_update_elem(g->ctl.socks_fd, &slot, &val, BPF_ANY))
 		return rlb_bpf_error(-errno, "cannot put the socket into the socks map");
 	return 0;
 }
@@ -239,7 +280,7 @@ static int pin_group(struct rlb_group *g, const char *name)
 				   g->skel->maps.workers,  g->skel->maps.load,
 				   g->skel->maps.stats,	   g->skel->maps.weighted,
 				   g->skel->maps.maglev,   g->skel->maps.cpus,
-				   g->skel->maps.custom };
+				   g->skel->maps.custom,   g->skel->maps.flows };
 	int err;
 
 	if (g->lock_fd < 0) {
@@ -309,9 +350,21 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 
 	/* the "kernel" policy has no maps: nothing to pin or control */
 	g->opts.pin = opts->pin && opts->policy != RLB_POLICY_KERNEL;
+	if (opts->takeover && !(g->opts.pin && (opts->name || opts->port))) {
+		err = rlb_error(-EINVAL, "a takeover needs a steering policy (not kernel), pins, "
+				"and a group name or a fixed port");
+		goto fail;
+	}
 	if (g->opts.pin && (opts->name || opts->port)) {
 		set_name(g, opts->name);
-		err = rlb_pins_lock(g);
+		g->predecessor = opts->takeover ? rlb_group_live(g->name) : 0;
+		if (g->predecessor < 0) {
+			err = rlb_error(-ESRCH, "cannot tell which process serves group %s "
+					"(/proc/locks unreadable?): stop it by hand", g->name);
+			goto fail;
+		}
+		if (!g->predecessor)
+			err = rlb_pins_lock(g);
 		if (err)
 			goto fail;
 	}
@@ -329,11 +382,12 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		if (err)
 			goto fail;
 	}
-	if (g->opts.pin) {
+	if (g->predecessor)
+		err = rlb_takeover_finish(g);
+	else if (g->opts.pin)
 		err = pin_group(g, opts->name);
-		if (err)
-			goto fail;
-	}
+	if (err)
+		goto fail;
 	set_name(g, opts->name);
 	*out = g;
 	return 0;
@@ -345,16 +399,27 @@ fail:
 void rlb_group_close(struct rlb_group *g)
 {
 	bool detached = false;
+	int unused = 0;
 
 	if (!g)
 		return;
+	rlb_takeover_stop(g);
+	/* after a handover, program and pins are the successor's: only our sockets go */
+	if (g->handed_over)
+		detached = true;
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (g->fds[i] < 0)
 			continue;
 		/* detach once, explicitly, so no program outlives the group even briefly */
 		if (g->skel && !detached)
-			detached = !setsockopt(g->fds[i], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, NULL, 0);
+			/* the value is ignored, but the kernel wants an int's worth of it */
+			detached = !setsockopt(g->fds[i], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF,
+					       &unused, sizeof(unused));
 		close(g->fds[i]);
+	}
+	if (g->handed_over) {
+		close(g->lock_fd);
+		g->lock_fd = -1;
 	}
 	rlb_pins_remove(g);
 	if (g->load)
@@ -371,15 +436,17 @@ int rlb_group_fd(const struct rlb_group *g, unsigned int worker)
 int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 {
 	struct rlb_worker w = { .state = RLB_WORKER_EMPTY };
+	__u32 slot = g->base + worker;
+	bool steering = g->skel && !g->handed_over;
 
 	if (worker >= g->opts.nr_workers || g->fds[worker] < 0)
 		return rlb_error(-EINVAL, "no open worker %u", worker);
 	/* out of the rotation first, so the program never picks a slot that is going away */
-	if (g->skel && bpf_map_update_elem(g->ctl.workers_fd, &worker, &w, 0))
+	if (steering && bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0))
 		return rlb_bpf_error(-errno, "cannot write the workers map");
 	close(g->fds[worker]);
 	g->fds[worker] = -1;
-	return g->skel ? rlb_ctl_rebuild_tables(&g->ctl) : 0;
+	return steering ? rlb_ctl_rebuild_tables(&g->ctl) : 0;
 }
 
 unsigned int rlb_group_nr_workers(const struct rlb_group *g)
@@ -434,6 +501,7 @@ const char *rlb_group_name(const struct rlb_group *g)
 
 int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu)
 {
+	/* the worker's offset in its generation, which is what the program compares */
 	struct rlb_cpu c = { .worker = worker };
 
 	if (worker >= g->opts.nr_workers || cpu >= RLB_MAX_CPUS)

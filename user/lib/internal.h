@@ -3,6 +3,7 @@
 #ifndef REUSELB_INTERNAL_H
 #define REUSELB_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <reuselb/reuselb.h>
 
@@ -31,7 +32,13 @@ struct rlb_group {
 	struct rlb_features features;
 	struct rlb_load *load;	/* the mmapped "load" map, NULL under "kernel" */
 	size_t load_len;
-	int lock_fd;		/* flock on the pin directory, -1 when not pinned */
+	int lock_fd;		/* flock on the pin directory, -1 when not (yet) ours */
+	unsigned int base;	/* our generation: slots base .. base + nr_workers - 1 */
+	int predecessor;	/* pid of the owner we take over from, 0 when none */
+	bool handed_over;	/* a successor owns the group: leave program and pins */
+	pthread_t waiter;	/* takes the lock once the predecessor lets go */
+	bool waiter_running;
+	int waiter_stop;
 	uint16_t port;
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
@@ -64,5 +71,12 @@ void rlb_build_weighted(const __u32 *weights, unsigned int nr, __u32 *table, uns
 void rlb_build_maglev(const bool *live, unsigned int nr, __u32 *table, unsigned int size);
 /* Rebuilds both tables from the workers map and flips config.table to them. */
 int rlb_ctl_rebuild_tables(struct rlb_ctl *c);
+/* Writes both tables for cfg's generation into the inactive half; sets cfg->table to it. */
+int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg);
+
+int rlb_takeover_share_maps(struct rlb_group *g);
+int rlb_takeover_base(struct rlb_group *g, unsigned int *base);
+int rlb_takeover_finish(struct rlb_group *g);
+void rlb_takeover_stop(struct rlb_group *g);
 
 #endif

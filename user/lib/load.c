@@ -9,7 +9,7 @@ static struct rlb_load *slot_load(struct rlb_group *g, unsigned int worker)
 {
 	if (!g->load || worker >= g->opts.nr_workers)
 		return NULL;
-	return &g->load[worker];
+	return &g->load[g->base + worker];
 }
 
 void rlb_worker_accepted(struct rlb_group *g, unsigned int worker)

@@ -88,18 +88,15 @@ static int write_half(int fd, __u32 first, const __u32 *values, unsigned int n)
 	return err;
 }
 
-int rlb_ctl_rebuild_tables(struct rlb_ctl *c)
+int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg)
 {
-	__u32 weights[RLB_MAX_WORKERS], key = 0, half, *table;
+	__u32 weights[RLB_MAX_WORKERS], half, *table;
 	bool live[RLB_MAX_WORKERS];
-	struct rlb_config cfg;
 	struct rlb_worker w;
-	int err = 0;
+	int err;
 
-	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
-		return rlb_bpf_error(-errno, "cannot read the config map");
-	for (__u32 i = 0; i < cfg.nr_workers && i < RLB_MAX_WORKERS; i++) {
-		__u32 slot = cfg.base + i;
+	for (__u32 i = 0; i < cfg->nr_workers && i < RLB_MAX_WORKERS; i++) {
+		__u32 slot = cfg->base + i;
 
 		if (bpf_map_lookup_elem(c->workers_fd, &slot, &w))
 			return rlb_bpf_error(-errno, "cannot read the workers map");
@@ -109,16 +106,31 @@ int rlb_ctl_rebuild_tables(struct rlb_ctl *c)
 	table = malloc(RLB_MAGLEV_SIZE * sizeof(*table));
 	if (!table)
 		return rlb_error(-ENOMEM, "out of memory");
-	half = !(cfg.table & 1);
-	rlb_build_weighted(weights, cfg.nr_workers, table, RLB_WEIGHT_TABLE);
+	half = !(cfg->table & 1);
+	rlb_build_weighted(weights, cfg->nr_workers, table, RLB_WEIGHT_TABLE);
 	err = write_half(c->weighted_fd, half * RLB_WEIGHT_TABLE, table, RLB_WEIGHT_TABLE);
 	if (!err) {
-		rlb_build_maglev(live, cfg.nr_workers, table, RLB_MAGLEV_SIZE);
+		rlb_build_maglev(live, cfg->nr_workers, table, RLB_MAGLEV_SIZE);
 		err = write_half(c->maglev_fd, half * RLB_MAGLEV_SIZE, table, RLB_MAGLEV_SIZE);
 	}
 	free(table);
+	if (!err)
+		cfg->table = half;
+	return err;
+}
+
+int rlb_ctl_rebuild_tables(struct rlb_ctl *c)
+{
+	struct rlb_config cfg;
+	__u32 key = 0, half;
+	int err;
+
+	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
+		return rlb_bpf_error(-errno, "cannot read the config map");
+	err = rlb_build_tables_for(c, &cfg);
 	if (err)
 		return err;
+	half = cfg.table;
 	/* re-read: only the table field is ours to change, the policy may have moved meanwhile */
 	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
