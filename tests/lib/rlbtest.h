@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Helpers for the tests: checks that count failures, a root gate that knows CI, TCP clients
+ * from a chosen source, the worker that accepted a connection of an in-process group, the
+ * real binary started and stopped, and questions asked of the kernel rather than of our own
+ * state (which programs are loaded, what a map holds).
+ */
+#ifndef RLBTEST_H
+#define RLBTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/bpf.h>
+#include <reuselb/reuselb.h>
+
+/* How long a helper waits for the kernel or for the server before it gives up. */
+#define RLBT_TIMEOUT_MS 5000
+
+extern int rlbt_failures;
+
+void rlbt_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * CHECK(cond, fmt, ...): cond is what must hold. When it does not, prints file:line, the
+ * condition and the message, and counts a failure; the test goes on, so one run shows every
+ * broken expectation. Evaluates to cond, so a test can still stop where going on is pointless:
+ *	if (!CHECK(fd >= 0, "connect: %s", strerror(-fd)))
+ *		goto cleanup;
+ */
+#define CHECK(cond, fmt, ...)                                                                      \
+	({                                                                                         \
+		bool ___ok = !!(cond);                                                             \
+		if (!___ok)                                                                        \
+			rlbt_fail(__FILE__, __LINE__, "CHECK(%s) failed: " fmt, #cond,             \
+				  ##__VA_ARGS__);                                                  \
+		___ok;                                                                             \
+	})
+
+/* Prints PASS or FAIL and the number of failed checks; main returns what this returns. */
+int rlbt_finish(void);
+
+/*
+ * Exits unless the test runs as root: 77 (skipped) normally, 1 under CI=true, where a skip
+ * would hide a test that never ran.
+ */
+void rlbt_require_root(void);
+
+/*
+ * A blocking TCP connection from src_addr:src_port (NULL and 0: the kernel chooses) to
+ * dst_addr:port. A fixed source port gets SO_REUSEADDR and SO_LINGER {1, 0}, so that closing
+ * it sends a reset and the same 4-tuple can connect again at once instead of waiting out
+ * TIME_WAIT. Send and receive time out after RLBT_TIMEOUT_MS. Returns the fd or -errno.
+ */
+int rlbt_connect(int family, const char *src_addr, uint16_t src_port, const char *dst_addr,
+		 uint16_t port);
+
+/* A free port on addr (bound once with port 0, then released), for fixed-source clients. */
+int rlbt_free_port(int family, const char *addr);
+
+/*
+ * Waits for exactly one connection on the workers of an in-process group, accepts it and
+ * closes it. Returns the worker that had it, or -1 on timeout or when more than one was
+ * pending (those are accepted and closed too, so that the next round starts clean).
+ */
+int rlbt_accepting_worker(struct rlb_group *g, int timeout_ms);
+
+/*
+ * One connection to an in-process group, from src_addr:src_port (NULL, 0: the kernel's
+ * choice) to dst_addr and the group's port: connects, finds the worker that received it
+ * (rlbt_accepting_worker), and checks that the client then reads a clean end of file, not a
+ * reset. Returns the worker, or -1 after printing what went wrong.
+ */
+int rlbt_steer(struct rlb_group *g, int family, const char *src_addr, uint16_t src_port,
+	       const char *dst_addr);
+
+/* rlb_group_open with the options every steering test uses; prints the library's error. */
+int rlbt_group_open(const char *addr, enum rlb_policy policy, unsigned int nr_workers,
+		    struct rlb_group **out);
+
+/*
+ * The group's config map as the kernel holds it (found from the attached program's map ids),
+ * so that a test can use the random seed to predict where a hashed flow lands.
+ */
+int rlbt_group_config(const struct rlb_group *g, struct rlb_config *cfg);
+
+/* Programs of this type loaded in the kernel now, or -errno. */
+int rlbt_count_progs(enum bpf_prog_type type);
+
+/*
+ * The same, with their ids: fills at most max of them into ids (which may be NULL) and
+ * returns how many there are, or -errno. Comparing sets of ids keeps a test true while
+ * unrelated programs (another test's, still being freed) go away.
+ */
+int rlbt_list_progs(enum bpf_prog_type type, uint32_t *ids, int max);
+
+/* The type of the loaded program with this id, -ENOENT if there is none, or -errno. */
+int rlbt_prog_type(uint32_t id);
+
+/*
+ * A program is freed an RCU grace period after its last user is gone. These wait for that,
+ * grace period by grace period (membarrier), up to a bound, and return what they saw last.
+ */
+int rlbt_wait_count_progs(enum bpf_prog_type type, int want);
+int rlbt_wait_prog_gone(uint32_t id);
+
+/* The real binary ($REUSELB) running a "serve" command. */
+struct rlbt_server {
+	pid_t pid;
+	int out_fd;	      /* read end of its stdout */
+	uint16_t port;	      /* from the ready line */
+	uint32_t prog_id;     /* from the ready line, 0 for "none" */
+	unsigned int nr_workers;
+	char addr[64];
+	char policy[32];
+	char *output; /* all of its stdout read so far, NUL-terminated */
+	size_t output_len;
+};
+
+/*
+ * Starts $REUSELB with argv (without argv[0], NULL-terminated) and reads its stdout up to
+ * the ready line "reuselb: serving tcp ADDR port PORT, N workers, policy NAME, program id ID".
+ * Returns 0, or -errno with the server stopped.
+ */
+int rlbt_serve_start(const char *const argv[], struct rlbt_server *s);
+
+/*
+ * SIGTERM, then waits RLBT_TIMEOUT_MS for the exit while collecting the rest of stdout.
+ * Returns the exit status, 128 + signal if a signal ended it, or -ETIMEDOUT when it had to be
+ * killed.
+ */
+int rlbt_serve_stop(struct rlbt_server *s);
+
+/* From the collected output, the line "worker <id>: accepted <n>, ...": n, or -ENOENT. */
+long rlbt_serve_accepted(const struct rlbt_server *s, unsigned int worker);
+
+void rlbt_serve_free(struct rlbt_server *s);
+
+/*
+ * Connects to a "--mode id" server and reads its one line "worker <id>\n". Returns the id,
+ * -EPROTO for any other answer, or -errno.
+ */
+int rlbt_ask_id(int family, const char *src_addr, uint16_t src_port, const char *dst_addr,
+		uint16_t port);
+
+#endif
