@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer harness for the option parsers and policy names: any string is either accepted
+ * with an in-range result or refused with -EINVAL, and never read past its end.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	enum server_mode mode;
+	struct cli_addr addr;
+	enum rlb_policy policy;
+	unsigned long n;
+	uint16_t port;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (cli_parse_uint(s, 1, 1000, &n) == 0 && (n < 1 || n > 1000))
+		abort();
+	if (cli_parse_port(s, false, &port) == 0 && port == 0)
+		abort();
+	if (cli_parse_addr(s, &addr) == 0 && addr.family != AF_INET && addr.family != AF_INET6)
+		abort();
+	if (cli_parse_mode(s, &mode) == 0 && strcmp(s, "http") && strcmp(s, "echo") &&
+	    strcmp(s, "id"))
+		abort();
+	if (rlb_policy_parse(s, &policy) == 0 && strcmp(rlb_policy_name(policy), s))
+		abort();
+	free(s);
+	return 0;
+}
