@@ -6,6 +6,7 @@
  * stale.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +135,7 @@ int rlb_pins_lock(struct rlb_group *g)
 {
 	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
 	char dir[RLB_PATH_MAX];
+	bool created;
 	int err, fd, pid;
 
 	err = ensure_bpffs();
@@ -143,18 +145,23 @@ int rlb_pins_lock(struct rlb_group *g)
 		return err;
 	if (mkdir(RLB_PIN_ROOT, 0700) && errno != EEXIST)
 		return rlb_error(-errno, "cannot create %s: %s", RLB_PIN_ROOT, strerror(errno));
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	created = mkdir(dir, 0700) == 0;
+	if (!created && errno != EEXIST)
 		return rlb_error(-errno, "cannot create %s: %s", dir, strerror(errno));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return rlb_error(-errno, "cannot open %s: %s", dir, strerror(errno));
+	if (fd < 0) {
+		err = rlb_error(-errno, "cannot open %s: %s", dir, strerror(errno));
+		goto undo;
+	}
 	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB); i++) {
 		if (errno != EWOULDBLOCK || i == 25) {
 			err = -errno;
 			close(fd);
+			if (err != -EWOULDBLOCK) {
+				err = rlb_error(err, "cannot lock %s: %s", dir, strerror(-err));
+				goto undo;
+			}
 			pid = lock_owner(dir);
-			if (err != -EWOULDBLOCK)
-				return rlb_error(err, "cannot lock %s: %s", dir, strerror(-err));
 			return rlb_error(-EBUSY,
 					 "group %s is already served by pid %d: stop it first, or "
 					 "give this one another name with --name",
@@ -166,6 +173,10 @@ int rlb_pins_lock(struct rlb_group *g)
 	remove_entries(dir);
 	g->lock_fd = fd;
 	return 0;
+undo:
+	if (created)
+		rmdir(dir);
+	return err;
 }
 
 int rlb_pins_pin(struct rlb_group *g, struct bpf_map *const *maps, int nr_maps,

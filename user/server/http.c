@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The http mode: answers the requests of a connection in order, pipelined ones included, with
+ * the parser of http_parse.c. Each request is counted busy in the group's load while handled.
+ */
+#include <time.h>
+#include "server/worker.h"
+
+/*
+ * Spends the thread's CPU time rather than wall time: the skew benchmark wants a fixed amount
+ * of work per request, which takes longer on a CPU that other threads share.
+ */
+static void burn(unsigned int us)
+{
+	struct timespec start, now;
+	int64_t elapsed_ns;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+	do {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+		elapsed_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
+			     (now.tv_nsec - start.tv_nsec);
+	} while (elapsed_ns < (int64_t)us * 1000);
+}
+
+/* The caller has made HTTP_MAX_RESPONSE bytes of room in out[]. */
+static void answer(struct worker *w, struct conn *c, int status, bool keep_alive, bool head)
+{
+	int n = http_format_response(c->out + c->out_len, conn_out_room(c), status, w->id,
+				     keep_alive, head);
+
+	if (n > 0)
+		c->out_len += n;
+	w->requests++;
+	if (!keep_alive)
+		c->closing = true;
+}
+
+void http_on_input(struct worker *w, struct conn *c)
+{
+	while (!c->closing && c->in_off < c->in_len) {
+		size_t avail = c->in_len - c->in_off;
+		struct http_request req;
+		int n;
+
+		if (c->body_left) {
+			size_t skip = avail < c->body_left ? avail : c->body_left;
+
+			c->in_off += skip;
+			c->body_left -= skip;
+			continue;
+		}
+		if (conn_out_room(c) < HTTP_MAX_RESPONSE)
+			return;
+		n = http_parse_request(c->in + c->in_off, avail, &req);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			answer(w, c, http_error_status(n), false, false);
+			return;
+		}
+		c->in_off += n;
+		c->body_left = req.content_length;
+		rlb_worker_busy(w->group, w->id, 1);
+		if (req.burn_us)
+			burn(req.burn_us);
+		answer(w, c, 200, req.keep_alive, req.head);
+		rlb_worker_busy(w->group, w->id, -1);
+	}
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The serving side of "reuselb serve": one thread per socket of a reuselb group, each with its
+ * own epoll loop, answering in one of the modes below.
+ */
+#ifndef RLB_SERVER_H
+#define RLB_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <reuselb/reuselb.h>
+
+enum server_mode {
+	SERVER_MODE_HTTP, /* HTTP/1.1, keep-alive, pipelining: "worker <id>\n" */
+	SERVER_MODE_ECHO, /* bytes (datagrams) back to the sender */
+	SERVER_MODE_ID,	  /* "worker <id>\n", then close (one reply per datagram) */
+};
+
+#define SERVER_MAX_CONNS_DEFAULT 10000
+#define SERVER_IDLE_TIMEOUT_DEFAULT 30
+
+struct server_opts {
+	struct rlb_group
+	    *group; /* opened by the caller, closed by the caller after server_stop() */
+	enum server_mode mode;
+	bool udp;		     /* must match the group's sockets */
+	unsigned int max_conns;	     /* per worker; over it new connections are closed at once */
+	unsigned int idle_timeout_s; /* 0: connections never time out */
+	bool pin_threads; /* each worker on a CPU of its own, told to the group (cpu policy) */
+};
+
+struct server;
+
+/* Sets up every worker's epoll set, then starts the threads with the caller's signal mask. */
+int server_start(const struct server_opts *opts, struct server **out);
+
+/* Readable once a worker has failed and stopped: the caller should stop the server. */
+int server_failure_fd(const struct server *s);
+
+/* Tells every worker to stop, waits for them, and closes their connections. */
+void server_stop(struct server *s);
+
+struct server_worker_stats {
+	uint64_t accepted; /* tcp: connections taken from the listener */
+	uint64_t requests; /* http responses, id replies, echo reads; udp: datagrams received */
+	int err;	   /* 0, or the -errno that stopped this worker early */
+	const char *what;  /* the call that failed, when err is set */
+};
+
+/* Valid after server_stop(). */
+void server_worker_stats(const struct server *s, unsigned int worker,
+			 struct server_worker_stats *out);
+
+void server_free(struct server *s);
+
+#endif

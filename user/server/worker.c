@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A worker thread: one level-triggered epoll loop over its socket, its connections and the
+ * server's stop eventfd. A connection waits either to read or to write, never both: a peer that
+ * does not read its answers is not read from either, so its queue cannot grow without bound.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "server/worker.h"
+
+#define EVENT_BATCH 64
+/* connections (datagrams) taken per wake-up, so that the connections get their turn too */
+#define ACCEPT_BATCH 64
+#define DGRAM_BATCH 64
+#define DGRAM_SIZE 65536
+/* how long the listener rests when we cannot accept even with the spare descriptor */
+#define PAUSE_MS 100
+
+/* epoll data: NULL is the stop eventfd, the worker itself its socket, anything else a conn */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+/* Returns -errno of the call that just failed and names it in the worker's result. */
+static int fail(struct worker *w, const char *what)
+{
+	w->what = what;
+	return -errno;
+}
+
+static void conn_unlink(struct worker *w, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->oldest = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		w->newest = c->prev;
+}
+
+static void conn_link_newest(struct worker *w, struct conn *c)
+{
+	c->prev = w->newest;
+	c->next = NULL;
+	if (w->newest)
+		w->newest->next = c;
+	else
+		w->oldest = c;
+	w->newest = c;
+}
+
+/* Keeps the list in order of last activity, so that the idle sweep looks at its head only. */
+static void conn_touch(struct worker *w, struct conn *c)
+{
+	c->last_active_ms = w->now_ms;
+	if (w->newest != c) {
+		conn_unlink(w, c);
+		conn_link_newest(w, c);
+	}
+}
+
+static void count_accepted(struct worker *w)
+{
+	w->accepted++;
+	rlb_worker_accepted(w->group, w->id);
+}
+
+/* Closes a connection that never got a struct conn. */
+static void drop(struct worker *w, int fd)
+{
+	close(fd);
+	rlb_worker_closed(w->group, w->id);
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	conn_unlink(w, c);
+	/* closing also takes it out of the epoll set: nobody else holds the file */
+	close(c->fd);
+	free(c);
+	w->nr_conns--;
+	rlb_worker_closed(w->group, w->id);
+}
+
+static void conn_open(struct worker *w, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	const int one = 1;
+	struct conn *c;
+
+	count_accepted(w);
+	if (w->mode == SERVER_MODE_ID) {
+		id_on_accept(w, fd);
+		drop(w, fd);
+		return;
+	}
+	/* over the bound, a quick close tells the client more than a full queue would */
+	c = w->nr_conns < w->max_conns ? malloc(sizeof(*c)) : NULL;
+	if (!c) {
+		drop(w, fd);
+		return;
+	}
+	/* each batch of answers is one send: Nagle would only hold the next one back */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(c, 0, offsetof(struct conn, in));
+	c->fd = fd;
+	c->events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		free(c);
+		drop(w, fd);
+		return;
+	}
+	w->nr_conns++;
+	c->last_active_ms = w->now_ms;
+	conn_link_newest(w, c);
+}
+
+static int listener_pause(struct worker *w)
+{
+	struct epoll_event ev = {.events = 0, .data.ptr = w};
+
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->lfd, &ev))
+		return fail(w, "epoll_ctl");
+	w->resume_ms = w->now_ms + PAUSE_MS;
+	return 0;
+}
+
+static int listener_resume(struct worker *w)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+
+	if (w->spare_fd < 0)
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->lfd, &ev))
+		return fail(w, "epoll_ctl");
+	w->resume_ms = 0;
+	return 0;
+}
+
+/*
+ * Out of descriptors or memory: the connection stays queued and the level-triggered listener
+ * would wake us again at once, forever. Give up the spare descriptor to accept the connection
+ * and close it, so that its client hears now rather than after a timeout; when that does not
+ * help (the threads share one descriptor table), rest the listener for a while.
+ */
+static int accept_starved(struct worker *w, int err)
+{
+	int fd;
+
+	if ((err == EMFILE || err == ENFILE) && w->spare_fd >= 0) {
+		close(w->spare_fd);
+		fd = accept4(w->lfd, NULL, NULL, SOCK_CLOEXEC);
+		err = fd < 0 ? errno : 0;
+		if (fd >= 0) {
+			count_accepted(w);
+			drop(w, fd);
+		}
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (!err || err == EAGAIN)
+			return 0;
+	}
+	return listener_pause(w);
+}
+
+/* The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. */
+static int worker_accept(struct worker *w)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			conn_open(w, fd);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+			return 0;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			return accept_starved(w, errno);
+		case EBADF:
+		case EINVAL:
+		case ENOTSOCK:
+		case EFAULT:
+			return fail(w, "accept4");
+		default:
+			/* that one failed in the queue (ECONNABORTED, EPROTO...): next */
+			break;
+		}
+	}
+	return 0;
+}
+
+static int worker_datagrams(struct worker *w)
+{
+	for (int i = 0; i < DGRAM_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		ssize_t n;
+		size_t len;
+
+		n = recvfrom(w->lfd, w->dgram, DGRAM_SIZE, 0, (struct sockaddr *)&peer, &peer_len);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			return fail(w, "recvfrom");
+		}
+		w->requests++;
+		len = w->mode == SERVER_MODE_ID ? id_line(w, w->dgram, DGRAM_SIZE) : (size_t)n;
+		/* datagrams get lost anyway: an answer the socket cannot take now is dropped */
+		sendto(w->lfd, w->dgram, len, 0, (struct sockaddr *)&peer, peer_len);
+	}
+	return 0;
+}
+
+static int conn_flush(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		c->out_off += n;
+	}
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+static int conn_read(struct conn *c)
+{
+	char *buf = c->lingering ? c->in : c->in + c->in_len;
+	size_t room = c->lingering ? CONN_IN_SIZE : CONN_IN_SIZE - c->in_len;
+	ssize_t n;
+
+	n = recv(c->fd, buf, room, 0);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		c->peer_eof = true;
+	else if (!c->lingering)
+		c->in_len += n;
+	return 0;
+}
+
+/*
+ * Lets the mode answer what it can and sends the answers, until it needs more input or the
+ * peer stops taking output. The handler always starts with in[] at offset 0 and out[] empty.
+ */
+static int conn_progress(struct worker *w, struct conn *c)
+{
+	uint32_t consumed;
+	int err;
+
+	do {
+		if (w->mode == SERVER_MODE_HTTP)
+			http_on_input(w, c);
+		else
+			echo_on_input(w, c);
+		consumed = c->in_off;
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+		err = conn_flush(c);
+		if (err)
+			return err;
+	} while (consumed && c->in_len && !c->out_len);
+	return 0;
+}
+
+/* Chooses what the connection waits for next; false when it is finished. */
+static bool conn_settle(struct worker *w, struct conn *c)
+{
+	uint32_t want = EPOLLIN;
+
+	if (c->out_len) {
+		want = EPOLLOUT;
+	} else if (c->peer_eof) {
+		return false;
+	} else if (c->closing && !c->lingering) {
+		/*
+		 * close() with unread input sends a reset, which can destroy the answer on its way:
+		 * end our side instead and read until the peer closes (or the idle timeout).
+		 */
+		shutdown(c->fd, SHUT_WR);
+		c->lingering = true;
+		c->in_len = 0;
+	}
+	if (want != c->events) {
+		struct epoll_event ev = {.events = want, .data.ptr = c};
+
+		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+			return false;
+		c->events = want;
+	}
+	return true;
+}
+
+static void conn_on_event(struct worker *w, struct conn *c)
+{
+	int err;
+
+	/* errors and hang-ups show up as the failure of the next send or recv */
+	if (c->events & EPOLLOUT) {
+		err = conn_flush(c);
+		if (!err && !c->out_len)
+			err = conn_progress(w, c);
+	} else {
+		err = conn_read(c);
+		if (!err && !c->lingering)
+			err = conn_progress(w, c);
+	}
+	if (err || !conn_settle(w, c)) {
+		conn_close(w, c);
+		return;
+	}
+	conn_touch(w, c);
+}
+
+static int worker_timeout(const struct worker *w)
+{
+	uint64_t deadline = UINT64_MAX;
+
+	if (w->idle_timeout_ms && w->oldest)
+		deadline = w->oldest->last_active_ms + w->idle_timeout_ms;
+	if (w->resume_ms && w->resume_ms < deadline)
+		deadline = w->resume_ms;
+	if (deadline == UINT64_MAX)
+		return -1;
+	if (deadline <= w->now_ms)
+		return 0;
+	return deadline - w->now_ms < INT_MAX ? (int)(deadline - w->now_ms) : INT_MAX;
+}
+
+void *worker_main(void *arg)
+{
+	struct epoll_event events[EVENT_BATCH];
+	struct worker *w = arg;
+	bool stop = false;
+	int err = 0;
+
+	w->now_ms = now_ms();
+	while (!stop && !err) {
+		int n = epoll_wait(w->epfd, events, EVENT_BATCH, worker_timeout(w));
+
+		if (n < 0 && errno != EINTR) {
+			err = fail(w, "epoll_wait");
+			break;
+		}
+		w->now_ms = now_ms();
+		for (int i = 0; i < n && !stop && !err; i++) {
+			void *p = events[i].data.ptr;
+
+			if (!p)
+				stop = true;
+			else if (p == w)
+				err = w->udp ? worker_datagrams(w) : worker_accept(w);
+			else
+				conn_on_event(w, p);
+		}
+		while (w->idle_timeout_ms && w->oldest &&
+		       w->now_ms - w->oldest->last_active_ms >= w->idle_timeout_ms)
+			conn_close(w, w->oldest);
+		if (!err && w->resume_ms && w->now_ms >= w->resume_ms)
+			err = listener_resume(w);
+	}
+	if (err) {
+		uint64_t one = 1;
+		ssize_t n;
+
+		w->err = err;
+		/* an eventfd write fails only on counter overflow: nothing to do about it here */
+		n = write(w->failfd, &one, sizeof(one));
+		(void)n;
+	}
+	while (w->oldest)
+		conn_close(w, w->oldest);
+	return NULL;
+}
+
+int worker_init(struct worker *w, const struct server_opts *opts, unsigned int id, int stopfd,
+		int failfd)
+{
+	struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
+	struct epoll_event sock = {.events = EPOLLIN, .data.ptr = w};
+
+	memset(w, 0, sizeof(*w));
+	w->group = opts->group;
+	w->id = id;
+	w->mode = opts->mode;
+	w->udp = opts->udp;
+	w->max_conns = opts->max_conns;
+	w->idle_timeout_ms = opts->idle_timeout_s * 1000ull;
+	w->failfd = failfd;
+	w->epfd = -1;
+	w->spare_fd = -1;
+	w->lfd = rlb_group_fd(opts->group, id);
+	if (w->lfd < 0)
+		return -EBADF;
+	if (w->udp) {
+		w->dgram = malloc(DGRAM_SIZE);
+		if (!w->dgram)
+			return -ENOMEM;
+	} else {
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (w->spare_fd < 0)
+			return -errno;
+	}
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, stopfd, &stop) ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &sock))
+		return -errno;
+	return 0;
+}
+
+void worker_fini(struct worker *w)
+{
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->spare_fd >= 0)
+		close(w->spare_fd);
+	free(w->dgram);
+}
