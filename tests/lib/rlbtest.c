@@ -707,3 +707,101 @@ void rlbt_serve_free(struct rlbt_server *s)
 	s->output = NULL;
 	s->output_len = 0;
 }
+
+/* ---- additions: maps by name, UDP groups ---- */
+
+int rlbt_group_map_fd(const struct rlb_group *g, const char *name)
+{
+	__u32 map_ids[64], nr_maps;
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	uint32_t prog_id = rlb_group_prog_id(g);
+	int prog_fd, err;
+
+	if (!prog_id)
+		return -ENOENT;
+	prog_fd = bpf_prog_get_fd_by_id(prog_id);
+	if (prog_fd < 0)
+		return prog_fd;
+	info.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
+	info.map_ids = (__u64)(unsigned long)map_ids;
+	err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+	close(prog_fd);
+	if (err)
+		return err;
+	nr_maps = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
+	for (__u32 i = 0; i < nr_maps; i++) {
+		struct bpf_map_info minfo = {};
+		__u32 mlen = sizeof(minfo);
+		int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
+
+		if (map_fd < 0)
+			return map_fd;
+		err = bpf_obj_get_info_by_fd(map_fd, &minfo, &mlen);
+		if (!err && !strcmp(minfo.name, name))
+			return map_fd;
+		close(map_fd);
+		if (err)
+			return err;
+	}
+	return -ENOENT;
+}
+
+/* Reads every datagram waiting on the polled sockets; returns how many. */
+static int drain_datagrams(struct pollfd *pfd, unsigned int n)
+{
+	char buf[2048];
+	int drained = 0;
+
+	for (int round = 0; round < 1024; round++) {
+		int got = 0;
+
+		for (unsigned int i = 0; i < n; i++) {
+			if (pfd[i].fd >= 0 && recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+				got++;
+		}
+		if (!got)
+			break;
+		drained += got;
+	}
+	return drained;
+}
+
+int rlbt_udp_worker(struct rlb_group *g, int timeout_ms)
+{
+	struct pollfd pfd[RLB_MAX_WORKERS];
+	unsigned int n = rlb_group_nr_workers(g);
+	int ready, worker = -1, extra;
+	char buf[2048];
+
+	if (n > RLB_MAX_WORKERS)
+		return -1;
+	for (unsigned int i = 0; i < n; i++) {
+		pfd[i].fd = rlb_group_fd(g, i);
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	ready = poll(pfd, n, timeout_ms);
+	if (ready == 0) {
+		fprintf(stderr, "no worker received the datagram within %d ms\n", timeout_ms);
+		return -1;
+	}
+	if (ready < 0) {
+		fprintf(stderr, "poll: %s\n", strerror(errno));
+		return -1;
+	}
+	for (unsigned int i = 0; i < n && worker < 0; i++)
+		if (pfd[i].revents & POLLIN)
+			worker = i;
+	if (worker < 0 || recv(pfd[worker].fd, buf, sizeof(buf), MSG_DONTWAIT) < 0) {
+		fprintf(stderr, "no datagram to read on any worker\n");
+		return -1;
+	}
+	extra = drain_datagrams(pfd, n);
+	if (ready > 1 || extra) {
+		fprintf(stderr, "%d more datagram%s waiting, expected one\n", extra,
+			extra == 1 ? " was" : "s were");
+		return -1;
+	}
+	return worker;
+}

@@ -145,4 +145,17 @@ void rlbt_serve_free(struct rlbt_server *s);
 int rlbt_ask_id(int family, const char *src_addr, uint16_t src_port, const char *dst_addr,
 		uint16_t port);
 
+/*
+ * A map of an in-process group, found by name ("maglev", "cpus", ...) among the maps of its
+ * attached program, as the kernel holds it. Returns a new fd (the caller closes it) or -errno.
+ */
+int rlbt_group_map_fd(const struct rlb_group *g, const char *name);
+
+/*
+ * Waits for exactly one datagram on the sockets of an in-process UDP group and reads it.
+ * Returns the worker that had it, or -1 on timeout or when more than one socket had one
+ * (those are read too, so that the next round starts clean).
+ */
+int rlbt_udp_worker(struct rlb_group *g, int timeout_ms);
+
 #endif

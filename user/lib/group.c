@@ -158,8 +158,7 @@ static int init_group(struct rlb_group *g)
 	err = bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
 	if (err)
 		return rlb_bpf_error(-errno, "cannot write the config map");
-	err = init_cpus(g);
-	return err ? err : rlb_ctl_rebuild_tables(&g->ctl);
+	return init_cpus(g);
 }
 
 /* Our generation's slots: live workers, and counters that start from zero. */
@@ -196,6 +195,9 @@ static int init_maps(struct rlb_group *g)
 	err = g->predecessor ? rlb_takeover_base(g, &g->base) : init_group(g);
 	if (!err)
 		err = init_slots(g);
+	/* the tables describe the live workers: build them once the slots are live */
+	if (!err && !g->predecessor)
+		err = rlb_ctl_rebuild_tables(&g->ctl);
 	if (err)
 		return err;
 
