@@ -40,7 +40,7 @@ pc=$(dirname "$(find "$tmp/prefix" -name reuselb.pc)")
 flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs reuselb) || fail "pkg-config reuselb"
 echo "pkg-config --cflags --libs reuselb: $flags"
 # shellcheck disable=SC2086 # the flags are words
-cc -Wall -Wextra -Werror "$RLB_SOURCE_DIR/examples/threads.c" $flags -lpthread \
+"${RLB_CC:-cc}" ${RLB_CFLAGS:-} -Wall -Wextra -Werror "$RLB_SOURCE_DIR/examples/threads.c" $flags -lpthread \
 	-o "$tmp/threads" || fail "examples/threads.c does not build against the installed copy"
 
 # 3.
