@@ -12,6 +12,9 @@
 #include <reuselb/cid.h>
 #include "quic.bpf.h"
 
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
 /* Key 0: a user's sk_reuseport program. Written by userspace (reuselb policy load, bpftool). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -164,6 +167,24 @@ static __always_inline void remember_flow(struct rlb_flow *flow, __u32 slot)
 		bpf_map_update_elem(&flows, flow, &fs, BPF_ANY);
 }
 
+/*
+ * A TCP segment that is not a SYN also looks up a listener when it finds no connection (a
+ * FIN after TIME_WAIT overflowed, the ACK of a SYN cookie): no connection is being placed, so
+ * it takes no turn and counts nothing, and the kernel's hash gives it to any listener (a
+ * cookie is valid on every one of them).
+ */
+static __always_inline int not_a_new_connection(struct sk_reuseport_md *md)
+{
+	__u8 flags;
+
+	if (md->ip_protocol != IPPROTO_TCP || md->migrating_sk)
+		return 0;
+	/* byte 13 of the TCP header holds the flags */
+	if (bpf_skb_load_bytes(md, 13, &flags, 1))
+		return 0;
+	return (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN;
+}
+
 SEC("sk_reuseport")
 int rlb_steer(struct sk_reuseport_md *md)
 {
@@ -172,6 +193,8 @@ int rlb_steer(struct sk_reuseport_md *md)
 	int track, done = 0;
 	__u32 nr, worker;
 
+	if (not_a_new_connection(md))
+		return SK_PASS;
 	bpf_tail_call(md, &custom, 0);
 
 	cfg = rlb_config();
