@@ -36,6 +36,24 @@ static __always_inline __u32 by_hash(struct sk_reuseport_md *md, const struct rl
 	return rlb_scale(rlb_hash_flow(&flow, cfg->seed), nr);
 }
 
+/*
+ * The next turn of the rotation that falls on a live worker. A draining or closed worker's
+ * turn is skipped, not given to its neighbour, so the others keep equal shares.
+ */
+static __always_inline __u32 next_turn(__u32 nr)
+{
+	__u32 w = 0;
+
+	for (__u32 i = 0; i < RLB_MAX_WORKERS; i++) {
+		if (i >= nr)
+			break;
+		w = __sync_fetch_and_add(&rr_cursor, 1) % nr;
+		if (rlb_worker_live(w))
+			break;
+	}
+	return w;
+}
+
 /* Power of two choices: the less loaded of two distinct random workers. */
 static __always_inline __u32 least_conn(__u32 nr)
 {
@@ -122,7 +140,7 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 			return rlb_scale(md->hash, nr);
 		return rlb_scale(rlb_hash_saddr(&flow, cfg->seed), nr);
 	case RLB_POLICY_ROUND_ROBIN:
-		return __sync_fetch_and_add(&rr_cursor, 1) % nr;
+		return next_turn(nr);
 	case RLB_POLICY_LEAST_CONN:
 		return least_conn(nr);
 	case RLB_POLICY_WEIGHTED:
@@ -139,32 +157,6 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	default:
 		return rlb_scale(bpf_get_prandom_u32(), nr);
 	}
-}
-
-/*
- * A datagram of a flow seen lately goes back to the socket that had it, whatever generation
- * that is, so that a restart leaves running flows where they are. Returns 0 once selected.
- */
-static __always_inline int known_flow(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				      struct rlb_flow *flow)
-{
-	struct rlb_flow_slot *fs = bpf_map_lookup_elem(&flows, flow);
-	__u64 now = bpf_ktime_get_ns();
-
-	if (!fs || now - fs->seen_ns > (__u64)cfg->flow_timeout * 1000000000ULL)
-		return -1;
-	if (rlb_select_slot(md, fs->slot))
-		return -1;
-	fs->seen_ns = now;
-	return 0;
-}
-
-static __always_inline void remember_flow(struct rlb_flow *flow, __u32 slot)
-{
-	struct rlb_flow_slot fs = { .slot = slot, .seen_ns = bpf_ktime_get_ns() };
-
-	if (slot != RLB_NONE)
-		bpf_map_update_elem(&flows, flow, &fs, BPF_ANY);
 }
 
 /*
@@ -189,11 +181,13 @@ SEC("sk_reuseport")
 int rlb_steer(struct sk_reuseport_md *md)
 {
 	const struct rlb_config *cfg;
-	struct rlb_flow flow;
-	int track, done = 0;
-	__u32 nr, worker;
+	int done = 0;
+	__u32 nr;
 
 	if (not_a_new_connection(md))
+		return SK_PASS;
+	/* a known UDP flow stays where it is, whoever chose its socket */
+	if (rlb_known_flow(md) == 0)
 		return SK_PASS;
 	bpf_tail_call(md, &custom, 0);
 
@@ -201,17 +195,8 @@ int rlb_steer(struct sk_reuseport_md *md)
 	nr = rlb_nr_workers();
 	if (!cfg || nr == 0)
 		return rlb_select(md, RLB_NONE);
-	track = (cfg->flags & RLB_CFG_FLOWS) && md->ip_protocol == IPPROTO_UDP &&
-		rlb_read_flow(md, &flow) == 0;
-	if (track && known_flow(md, cfg, &flow) == 0)
-		return SK_PASS;
-	worker = choose(md, cfg, nr, &done);
-	if (done)
-		return SK_PASS;
-	worker = rlb_select_worker(md, worker);
-	if (track)
-		remember_flow(&flow, worker);
-	return SK_PASS;
+	nr = choose(md, cfg, nr, &done);
+	return done ? SK_PASS : rlb_select(md, nr);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

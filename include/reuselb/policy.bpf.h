@@ -17,14 +17,20 @@
  *
  * RLB_POLICY makes the sk_reuseport program around it: the choice goes through rlb_select(),
  * which keeps reuselb's guarantee (a worker that cannot take the connection passes it to the
- * next live one; with none live, the kernel's hash decides; nothing is dropped) and counts
- * the decision in "stats".
+ * next live one; with none live, the kernel's hash decides; nothing is dropped), counts the
+ * decision in "stats", and remembers a UDP flow's socket for a rolling restart. The policy
+ * runs only for new connections and new UDP flows: the built-in program answers the rest.
+ *
+ * Verifier cost: a loop over workers that returns from inside the loop makes the verifier
+ * walk every path (hundreds of thousands of instructions); keep the index in a variable and
+ * leave with break, as examples/policies/fill_first.bpf.c does.
  */
 #ifndef REUSELB_POLICY_BPF_H
 #define REUSELB_POLICY_BPF_H
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <reuselb/abi.h>
@@ -249,13 +255,51 @@ static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32
 	return RLB_NONE;
 }
 
+/* Whether the group remembers this packet's flow (UDP groups do); fills flow if so. */
+static __always_inline int rlb_tracks_flow(struct sk_reuseport_md *md, struct rlb_flow *flow)
+{
+	const struct rlb_config *cfg = rlb_config();
+
+	return cfg && (cfg->flags & RLB_CFG_FLOWS) && md->ip_protocol == IPPROTO_UDP &&
+	       rlb_read_flow(md, flow) == 0;
+}
+
 /*
- * The policy's choice made safe: see rlb_select_worker(). Always returns SK_PASS: steering
- * never drops.
+ * A datagram of a flow seen lately goes back to the socket that had it, whatever generation
+ * that is, so that a restart leaves running flows where they are. Returns 0 once selected.
+ */
+static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
+{
+	const struct rlb_config *cfg = rlb_config();
+	struct rlb_flow_slot *fs;
+	struct rlb_flow flow;
+	__u64 now;
+
+	if (!cfg || !rlb_tracks_flow(md, &flow))
+		return -1;
+	fs = bpf_map_lookup_elem(&flows, &flow);
+	now = bpf_ktime_get_ns();
+	if (!fs || now - fs->seen_ns > (__u64)cfg->flow_timeout * 1000000000ULL)
+		return -1;
+	if (rlb_select_slot(md, fs->slot))
+		return -1;
+	fs->seen_ns = now;
+	return 0;
+}
+
+/*
+ * The policy's choice made safe: see rlb_select_worker(). A UDP flow's first datagram also
+ * records the socket it got. Always returns SK_PASS: steering never drops.
  */
 static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
 {
-	rlb_select_worker(md, worker);
+	struct rlb_flow_slot fs = { .slot = rlb_select_worker(md, worker) };
+	struct rlb_flow flow;
+
+	if (fs.slot != RLB_NONE && rlb_tracks_flow(md, &flow)) {
+		fs.seen_ns = bpf_ktime_get_ns();
+		bpf_map_update_elem(&flows, &flow, &fs, BPF_ANY);
+	}
 	return SK_PASS;
 }
 

@@ -29,6 +29,18 @@ static int shared_map_fd(const struct rlb_ctl *c, const char *name)
 	return -1;
 }
 
+static bool same_definition(const struct bpf_map *map, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return false;
+	return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) &&
+	       info.max_entries == bpf_map__max_entries(map);
+}
+
 /* The one sk_reuseport program of the object; every other program is left unloaded. */
 static int pick_program(struct bpf_object *obj, const char *path, struct bpf_program **out)
 {
@@ -62,6 +74,14 @@ static int share_maps(const struct rlb_ctl *c, struct bpf_object *obj, const cha
 		if (fd < 0)
 			continue;
 		has_socks |= strcmp(bpf_map__name(map), "socks") == 0;
+		/* reuse_fd takes the pinned map as it is: a policy built against another ABI would
+		 * read the wrong layout without a word, so compare the definitions first */
+		if (!same_definition(map, fd))
+			return rlb_error(-EINVAL,
+					 "%s: map '%s' does not match the group's (type, key, value "
+					 "or size): build the policy against this reuselb's "
+					 "reuselb/policy.bpf.h",
+					 path, bpf_map__name(map));
 		if (bpf_map__reuse_fd(map, fd))
 			return rlb_error(-errno,
 					 "%s: map '%s' does not match the group's (%s): build the "
@@ -89,9 +109,14 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	obj = bpf_object__open_file(path, NULL);
-	if (!obj)
-		return rlb_error(-errno, "cannot open %s: %s (is it a BPF object file?)", path,
-				 strerror(errno));
+	if (!obj) {
+		char why[128];
+
+		err = -errno;
+		libbpf_strerror(err, why, sizeof(why));
+		return rlb_error(err, "cannot open %s: %s%s", path, why,
+				 err == -ENOENT ? "" : " (is it a BPF object file?)");
+	}
 	err = pick_program(obj, path, &prog);
 	if (!err)
 		err = share_maps(c, obj, path);
@@ -106,9 +131,14 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	err = bpf_object__load(obj);
 	if (err) {
 		rlb_keep_verifier_log(log);
-		err = err == -EPERM ? rlb_bpf_error(err, "cannot load the policy")
-				    : rlb_error(err, "the kernel rejected %s: %s%s", path,
-						strerror(-err), log[0] ? " (verifier log follows)" : "");
+		/* the verifier answers EACCES (or EINVAL) with a log; EPERM is a privilege matter */
+		if (err == -EPERM)
+			err = rlb_bpf_error(err, "cannot load the policy");
+		else if (log[0])
+			err = rlb_error(err, "the kernel rejected %s: the verifier refused it: %s "
+					"(verifier log follows)", path, strerror(-err));
+		else
+			err = rlb_error(err, "the kernel rejected %s: %s", path, strerror(-err));
 		goto out;
 	}
 	fd = bpf_program__fd(prog);

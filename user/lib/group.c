@@ -232,6 +232,13 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		return rlb_error(-errno, "cannot set SO_REUSEPORT: %s", strerror(errno));
 	/*
+	 * A socket with a program attached is in a reuseport group before it binds, and then the
+	 * kernel counts an earlier server's TIME-WAIT connections as a conflict: restarting on
+	 * the same port must not depend on them having expired.
+	 */
+	if (!g->opts.udp && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		return rlb_error(-errno, "cannot set SO_REUSEADDR: %s", strerror(errno));
+	/*
 	 * Attached before the group exists, the program steers from the very first connection.
 	 * A taking-over instance attaches once its sockets are in the live group instead: a
 	 * program on a lone socket would be dropped when the socket joins.
