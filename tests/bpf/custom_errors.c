@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A policy that cannot be installed is refused with a clear error, and the group goes on
+ * steering exactly as before: under its built-in policy, and under a user's policy already
+ * installed.
+ *
+ * Cases (objects from examples/policies/, built as test fixtures):
+ *	bad_verifier.bpf.o	reads the packet unchecked: the verifier's log comes back
+ *	bad_nomaps.bpf.o	an sk_reuseport program without the group's maps
+ *	bad_type.bpf.o		the group's maps, but an XDP program
+ *	tenant.bpf.c		a source file, not an object
+ *	missing.bpf.o		no such file
+ *
+ * 1. Open a group of 4 workers on 127.0.0.1, policy round-robin.
+ * 2. Each case: rlb_ctl_load_policy fails with the expected error and a message naming the
+ *    file and the cause (for the verifier, rlb_verifier_log() holds the log, which names the
+ *    bad access); the policy's name is still round-robin, the custom slot still empty, and 4
+ *    connections continue the rotation exactly where it stood.
+ * 3. Install fill_first.bpf.o (every connection to worker 0: nobody reports load, capacity
+ *    100); the verifier log is empty after that success.
+ * 4. Each case again: refused the same way; fill_first is still installed (same program id,
+ *    name custom:fill_first) and 4 connections still all reach worker 0.
+ * 5. Unload: the rotation resumes exactly where it stood before fill_first (the built-in
+ *    policy's cursor did not move while a user's policy steered).
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+
+#include "rlbtest.h"
+
+#define NR_WORKERS 4
+#define NR_CONNS 4
+
+struct bad_case {
+	const char *file;    /* in $RLB_BIN_DIR/examples/policies, or $RLB_SOURCE_DIR/... */
+	bool source;	     /* the file is in the source tree */
+	int err;	     /* expected return, 0 for "any error" */
+	const char *message; /* in rlb_last_error() */
+	const char *log;     /* in rlb_verifier_log(), or NULL for an empty log */
+};
+
+static const struct bad_case cases[] = {
+	{ "bad_verifier.bpf.o", false, -EACCES, "the kernel rejected", "invalid access to packet" },
+	{ "bad_nomaps.bpf.o", false, -EINVAL, "no map 'socks'", NULL },
+	{ "bad_type.bpf.o", false, -EINVAL, "has 0 sk_reuseport programs", NULL },
+	{ "tenant.bpf.c", true, 0, "is it a BPF object file?", NULL },
+	{ "missing.bpf.o", false, -ENOENT, "cannot open", NULL },
+};
+
+static const char *case_path(const struct bad_case *c)
+{
+	static char path[512];
+	const char *dir = getenv(c->source ? "RLB_SOURCE_DIR" : "RLB_BIN_DIR");
+
+	snprintf(path, sizeof(path), "%s/examples/policies/%s", dir ? dir : ".", c->file);
+	return path;
+}
+
+/* The id of the program in the group's "custom" slot (from the kernel), 0 when empty. */
+static uint32_t custom_prog_id(const struct rlb_group *g)
+{
+	int fd = rlbt_group_map_fd(g, "custom");
+	__u32 key = 0, id = 0;
+
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &key, &id))
+		id = 0;
+	close(fd);
+	return id;
+}
+
+/*
+ * One connection to the group, from src:sport (NULL, 0: the kernel's choice) to dst: returns
+ * the worker that accepted and served it, or -1. Unlike rlbt_steer, the client ends it with a
+ * reset (SO_LINGER 0) and the worker closes only once the reset is in, so that no packet of
+ * it is left in flight: when the TIME_WAIT table is full (tcp_max_tw_buckets), a late FIN
+ * reaches the listeners, runs the steering program again and is counted, which would spoil
+ * the exact counts checked here.
+ */
+static int serve_once(struct rlb_group *g, const char *src, uint16_t sport, const char *dst)
+{
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	struct pollfd pfd[NR_WORKERS];
+	int fd, cfd = -1, worker = -1, ready;
+	char c;
+
+	fd = rlbt_connect(AF_INET, src, sport, dst, rlb_group_port(g));
+	if (fd < 0) {
+		fprintf(stderr, "connect to %s: %s\n", dst, strerror(-fd));
+		return -1;
+	}
+	for (int i = 0; i < NR_WORKERS; i++)
+		pfd[i] = (struct pollfd){ .fd = rlb_group_fd(g, i), .events = POLLIN };
+	ready = poll(pfd, NR_WORKERS, RLBT_TIMEOUT_MS);
+	for (int i = 0; i < NR_WORKERS && ready == 1; i++)
+		if (pfd[i].revents & POLLIN)
+			worker = i;
+	if (worker < 0) {
+		fprintf(stderr, "%d workers have the connection to %s, want 1\n", ready, dst);
+		goto out;
+	}
+	cfd = accept4(pfd[worker].fd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0 || write(cfd, "w", 1) != 1 || read(fd, &c, 1) != 1) {
+		fprintf(stderr, "worker %d did not serve the connection: %s\n", worker,
+			strerror(errno));
+		worker = -1;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(fd);
+	fd = -1;
+	pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
+	if (poll(pfd, 1, RLBT_TIMEOUT_MS) != 1 || read(cfd, &c, 1) >= 0 || errno != ECONNRESET) {
+		fprintf(stderr, "worker %d never saw the client's reset\n", worker);
+		worker = -1;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (cfd >= 0)
+		close(cfd);
+	return worker;
+}
+
+/* The next worker of the rotation; -1 until the first connection shows where it stands. */
+static int next_rr = -1;
+
+/* NR_CONNS connections: round-robin (want < 0) continues its rotation, else all reach want. */
+static void check_steering(struct rlb_group *g, int want, const char *when)
+{
+	for (int i = 0; i < NR_CONNS; i++) {
+		int w = serve_once(g, NULL, 0, "127.0.0.1");
+
+		if (!CHECK(w >= 0, "%s: connection %d reached no single worker", when, i))
+			return;
+		if (want < 0) {
+			CHECK(next_rr < 0 || w == next_rr, "%s: connection %d: worker %d, not %d",
+			      when, i, w, next_rr);
+			next_rr = (w + 1) % NR_WORKERS;
+		} else {
+			CHECK(w == want, "%s: connection %d reached worker %d, want %d", when, i, w,
+			      want);
+		}
+	}
+}
+
+static void check_name(struct rlb_group *g, const char *want)
+{
+	char name[64] = "";
+	int err = rlb_ctl_policy_name(rlb_group_ctl(g), name, sizeof(name));
+
+	CHECK(!err && !strcmp(name, want), "policy name '%s' (%s), want '%s'", name,
+	      err ? rlb_last_error() : "ok", want);
+}
+
+/* Every case is refused; the group keeps its policy (installed is 0 or its program id). */
+static void check_refusals(struct rlb_group *g, uint32_t installed, const char *name, int want)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		const char *path = case_path(c), *msg, *log;
+		char when[128];
+		int err;
+
+		err = rlb_ctl_load_policy(rlb_group_ctl(g), path);
+		msg = rlb_last_error();
+		log = rlb_verifier_log();
+		snprintf(when, sizeof(when), "after %s under %s", c->file, name);
+		CHECK(err < 0 && (!c->err || err == c->err), "%s: returned %d (%s), want %d",
+		      c->file, err, strerror(-err), c->err);
+		/* a verifier rejection is -EACCES; -EPERM would mean missing capabilities */
+		CHECK(err != -EPERM, "%s: refused for lack of privilege: %s", c->file, msg);
+		CHECK(strstr(msg, c->message) && strstr(msg, c->file),
+		      "%s: message '%s' does not name the file and '%s'", c->file, msg, c->message);
+		if (c->log)
+			CHECK(strstr(log, c->log), "%s: the verifier log (%zu bytes) lacks '%s'",
+			      c->file, strlen(log), c->log);
+		else
+			CHECK(!log[0], "%s: a verifier log where none is due: %.200s", c->file,
+			      log);
+		if (!installed) /* the first round shows what a user sees */
+			printf("%s: %s\n%s", c->file, msg, log);
+		CHECK(custom_prog_id(g) == installed, "%s: the custom slot holds %u, want %u", when,
+		      custom_prog_id(g), installed);
+		check_name(g, name);
+		check_steering(g, want, when);
+	}
+}
+
+int main(void)
+{
+	struct rlb_group *g = NULL;
+	char path[512];
+	uint32_t id;
+	int err;
+
+	rlbt_require_root();
+	/* 1. */
+	if (!CHECK(!rlbt_group_open("127.0.0.1", RLB_POLICY_ROUND_ROBIN, NR_WORKERS, &g),
+		   "cannot open the group"))
+		goto out;
+	check_steering(g, -1, "round-robin");
+
+	/* 2. */
+	check_refusals(g, 0, "round-robin", -1);
+
+	/* 3. */
+	snprintf(path, sizeof(path), "%s/examples/policies/fill_first.bpf.o",
+		 getenv("RLB_BIN_DIR") ? getenv("RLB_BIN_DIR") : ".");
+	err = rlb_ctl_load_policy(rlb_group_ctl(g), path);
+	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s", path, rlb_last_error()))
+		goto out;
+	CHECK(!rlb_verifier_log()[0], "a verifier log after a successful load");
+	id = custom_prog_id(g);
+	check_steering(g, 0, "fill_first");
+
+	/* 4. */
+	check_refusals(g, id, "custom:fill_first", 0);
+
+	/* 5. */
+	err = rlb_ctl_unload_policy(rlb_group_ctl(g));
+	if (!CHECK(!err, "rlb_ctl_unload_policy: %s", rlb_last_error()))
+		goto out;
+	check_steering(g, -1, "round-robin after the unload");
+out:
+	rlb_group_close(g);
+	return rlbt_finish();
+}
