@@ -71,3 +71,77 @@ int cli_parse_mode(const char *s, enum server_mode *out)
 	}
 	return -EINVAL;
 }
+
+int cli_parse_group_name(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return -EINVAL;
+	n = strnlen(s, RLB_NAME_MAX + 1);
+	if (n == 0 || n > RLB_NAME_MAX || s[0] == '.')
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '.' && c != '_' && c != '-')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+size_t cli_json_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t need = 0, put = 0;
+	bool room = len > 0;
+
+	for (; *s; s++) {
+		unsigned char c = *s;
+		char esc[6];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = c;
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			/* \u00XX for every control character: one rule, valid everywhere */
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		} else {
+			esc[0] = c;
+			n = 1;
+		}
+		/* an escape that does not fit whole is left out, and so is all that follows */
+		if (room && put + n < len) {
+			memcpy(buf + put, esc, n);
+			put += n;
+		} else {
+			room = false;
+		}
+		need += n;
+	}
+	if (len)
+		buf[put] = '\0';
+	return need;
+}
+
+const char *cli_show(const char *s, char *buf)
+{
+	size_t n = 0;
+
+	if (!s)
+		s = "";
+	for (; s[n] && n < CLI_SHOW_MAX; n++)
+		buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+	if (s[n]) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}

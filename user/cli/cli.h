@@ -8,11 +8,13 @@
 #define RLB_CLI_H
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "server/server.h"
-
 
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -22,6 +24,13 @@ enum cli_exit {
 
 /* One per subcommand; argv[0] is the subcommand's name. They return an enum cli_exit. */
 int cmd_serve(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_weight(int argc, char **argv);
+int cmd_drain(int argc, char **argv);
+int cmd_undrain(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 struct cli_addr {
 	int family;		     /* AF_INET or AF_INET6 */
@@ -36,5 +45,112 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 int cli_parse_addr(const char *s, struct cli_addr *out);
 /* "http", "echo" or "id". */
 int cli_parse_mode(const char *s, enum server_mode *out);
+/* A group name as the pins take it: 1..RLB_NAME_MAX of [A-Za-z0-9._-], not starting with '.'. */
+int cli_parse_group_name(const char *s);
+/*
+ * s as the body of a JSON string (quotes not included) into buf, always NUL-terminated.
+ * Returns the length the whole escaped text needs, like snprintf.
+ */
+size_t cli_json_escape(const char *s, char *buf, size_t len);
+/*
+ * s as it may be shown inside a one-line message: at most CLI_SHOW_MAX characters (longer
+ * ones end in "..."), control characters as '?'. Writes buf (CLI_SHOW_MAX + 4 bytes) and
+ * returns it.
+ */
+#define CLI_SHOW_MAX 60
+const char *cli_show(const char *s, char *buf);
+
+/*
+ * Command-line handling that every group command shares (target.c): the group named by
+ * -p PORT [--udp] or --name GROUP, a repeated option refused, one-line errors.
+ */
+
+/* Values of long-only options, past every char, so that one array indexes all options. */
+enum cli_opt {
+	CLI_OPT_UDP = 256,
+	CLI_OPT_NAME,
+	CLI_OPT_JSON,
+	CLI_OPT_WATCH,
+	CLI_OPT_COUNT,
+	CLI_OPT__END,
+};
+
+/* The long options of the group, for a command's option table. */
+/* clang-format off */
+#define CLI_TARGET_OPTIONS                                                                         \
+	{ "port", required_argument, NULL, 'p' },                                                  \
+	{ "udp", no_argument, NULL, CLI_OPT_UDP },                                                 \
+	{ "name", required_argument, NULL, CLI_OPT_NAME }
+/* clang-format on */
+#define CLI_TARGET_USAGE                                                                           \
+	"  -p, --port=PORT    the group serving on this port (1 to 65535)\n"                       \
+	"      --udp          with -p: the UDP group on that port (default TCP)\n"                 \
+	"      --name=GROUP   the group of that name (serve --name, or tcp-PORT, udp-PORT)\n"
+
+/* A command line being read: the command's name for messages, its options, what was given. */
+struct cli_parser {
+	const char *cmd;
+	int argc;
+	char **argv;
+	const struct option *options; /* ends with a zeroed entry */
+	const char *short_options;    /* starts with ':' */
+	bool given[CLI_OPT__END];
+	int next; /* after the options: argv[next..argc) are the operands */
+};
+
+void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
+		     const struct option *options, const char *short_options);
+/*
+ * The next option into *opt and its value into *val. Returns 0, 1 after the last option
+ * (operands start at p->next), or -EINVAL after printing a usage error: an unknown option, a
+ * missing value, a value to a flag, an option given twice.
+ */
+int cli_next_option(struct cli_parser *p, int *opt, const char **val);
+
+/* Which group a command acts on. */
+struct cli_target {
+	uint16_t port;
+	bool udp;
+	const char *name;	      /* --name, or NULL */
+	char group[RLB_NAME_MAX + 1]; /* the name of the pins, once cli_target_finish() ran */
+};
+
+/*
+ * Takes -p, --udp and --name into t: 0, 1 when opt is none of them, or -EINVAL after printing
+ * a usage error.
+ */
+int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt, const char *val);
+/*
+ * After the options: exactly one of -p and --name, --udp only with -p; sets t->group. 0 or
+ * -EINVAL after printing a usage error.
+ */
+int cli_target_finish(struct cli_target *t, const struct cli_parser *p);
+/* The pins' name of a port: "tcp-PORT" or "udp-PORT". */
+void cli_target_group(uint16_t port, bool udp, char *buf, size_t len);
+
+/*
+ * Opens the group's pins for control. On failure prints the library's line and returns the
+ * exit status: 2 for an unknown group (a wrong -p or --name), 1 otherwise.
+ */
+int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl **out);
+
+/*
+ * "reuselb CMD: <message>; see 'reuselb CMD --help'" on stderr, one line. Returns -EINVAL.
+ */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * "reuselb CMD: <rlb_last_error()>" on stderr. Returns the exit status for the library's err:
+ * 2 for -EINVAL and -ERANGE (a value on the command line the group cannot take), else 1.
+ */
+int cli_lib_error(const char *cmd, int err);
+
+/* libbpf's own messages on stderr with -v, none otherwise. */
+void cli_libbpf_verbose(bool verbose);
+
+/* "live", "draining", "closed". */
+const char *cli_state_name(enum rlb_worker_state state);
+
+/* A JSON string, quoted and escaped, to f. */
+void cli_json_string(FILE *f, const char *s);
 
 #endif

@@ -10,6 +10,13 @@ static const struct cmd {
 	const char *help;
 } cmds[] = {
     {"serve", cmd_serve, "serve a BPF-steered SO_REUSEPORT group with worker threads"},
+    {"stats", cmd_stats, "show a live group's workers: steered, accepted, active, share"},
+    {"policy", cmd_policy, "switch a live group's policy, or load/unload one of your own"},
+    {"weight", cmd_weight, "set a worker's weight (0 to 1000) for the weighted policy"},
+    {"drain", cmd_drain, "give a worker no new connections; it keeps serving its own"},
+    {"undrain", cmd_undrain, "let a drained worker take new connections again"},
+    {"list", cmd_list, "list the groups serving on this host"},
+    {"probe", cmd_probe, "show the BPF features the running kernel offers"},
 };
 
 static const struct cmd *find_cmd(const char *name)
@@ -34,9 +41,12 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\n"
+		   "stats, policy, weight, drain and undrain act on a live group, named by\n"
+		   "-p PORT [--udp] (the group tcp-PORT or udp-PORT) or --name GROUP.\n"
 		   "'reuselb COMMAND --help' explains a command's options.\n"
 		   "\n"
-		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
+		   "Exit status: 0 success, 1 failure, 2 usage error (a wrong command line,\n"
+		   "an unknown group included: nothing was done).\n");
 }
 
 static int usage_error(const char *what, const char *arg)

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * reuselb list: the groups served on this host now, found by their pins and told from stale
+ * pins by the owner's flock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli/cli.h"
+
+#define CMD "list"
+/* Groups shown; more are counted but not listed. */
+#define LIST_MAX 256
+#define POLICY_NAME_MAX 64
+
+static const char usage[] =
+	"Usage: reuselb list [--json] [-p PORT [--udp] | --name GROUP]\n"
+	"\n"
+	"List the reuselb groups serving on this host: name, owner's pid, workers (live and\n"
+	"draining), policy. Pins left by a server that died are not listed (the next\n"
+	"'reuselb serve' on that name removes them).\n"
+	"\n"
+	"      --json         one JSON object: {\"groups\":[{\"name\":\"tcp-8080\",\"pid\":N,\n"
+	"                     \"workers\":N,\"live\":N,\"draining\":N,\"policy\":\"NAME\"}, ...]}\n"
+	"  -p, --port=PORT    only the group on this port (an error if there is none)\n"
+	"      --udp          with -p: the UDP group on that port (default TCP)\n"
+	"      --name=GROUP   only the group of that name (an error if there is none)\n"
+	"  -v, --verbose      show libbpf's own messages\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Options are given once each; a repeated option is a usage error.\n"
+	"\n"
+	"Exit status:\n"
+	"  0 listed (no group at all is not an error); 1 failure (not root); 2 usage error,\n"
+	"  a -p or --name with no such group included\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  reuselb list\n"
+	"  reuselb list --json\n"
+	"  reuselb list -p 8080      # exit 0 if the TCP group on 8080 is up, else 2\n";
+
+static const struct option options[] = {
+	CLI_TARGET_OPTIONS,
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+struct list_args {
+	struct cli_target target;
+	bool filter, json, verbose, help;
+};
+
+struct group_row {
+	char name[RLB_NAME_MAX + 1];
+	int pid;
+	unsigned int workers, live, draining;
+	char policy[POLICY_NAME_MAX];
+};
+
+static int parse_args(int argc, char **argv, struct list_args *a)
+{
+	char show[CLI_SHOW_MAX + 4];
+	struct cli_parser p;
+	const char *val;
+	int opt, err;
+
+	memset(a, 0, sizeof(*a));
+	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
+	while (!(err = cli_next_option(&p, &opt, &val))) {
+		err = cli_target_option(&a->target, &p, opt, val);
+		if (err < 0)
+			return err;
+		if (err == 0)
+			continue;
+		if (opt == CLI_OPT_JSON)
+			a->json = true;
+		if (opt == 'v')
+			a->verbose = true;
+		if (opt == 'h') {
+			a->help = true;
+			return 0;
+		}
+	}
+	if (err < 0)
+		return err;
+	if (p.next < argc)
+		return cli_usage_error(CMD, "unexpected argument '%s'",
+				       cli_show(argv[p.next], show));
+	a->filter = p.given['p'] || p.given[CLI_OPT_NAME];
+	if (!a->filter && p.given[CLI_OPT_UDP])
+		return cli_usage_error(CMD, "--udp goes with -p PORT");
+	return a->filter ? cli_target_finish(&a->target, &p) : 0;
+}
+
+/* Reads a group's figures; false when it stopped meanwhile (then it is left out). */
+static bool read_row(struct group_row *r)
+{
+	struct rlb_group_stats st;
+	struct rlb_ctl *ctl;
+	bool ok;
+
+	if (rlb_ctl_open(r->name, &ctl))
+		return false;
+	ok = !rlb_ctl_read(ctl, &st) && !rlb_ctl_policy_name(ctl, r->policy, sizeof(r->policy));
+	rlb_ctl_close(ctl);
+	if (!ok)
+		return false;
+	r->workers = st.nr_workers;
+	for (unsigned int i = 0; i < st.nr_workers; i++) {
+		r->live += st.workers[i].state == RLB_WORKER_LIVE;
+		r->draining += st.workers[i].state == RLB_WORKER_DRAINING;
+	}
+	return true;
+}
+
+static void print_rows(const struct list_args *a, const struct group_row *rows, int n)
+{
+	if (a->json) {
+		printf("{\"groups\":[");
+		for (int i = 0; i < n; i++) {
+			printf("%s{\"name\":", i ? "," : "");
+			cli_json_string(stdout, rows[i].name);
+			printf(",\"pid\":%d,\"workers\":%u,\"live\":%u,\"draining\":%u,\"policy\":",
+			       rows[i].pid, rows[i].workers, rows[i].live, rows[i].draining);
+			cli_json_string(stdout, rows[i].policy);
+			printf("}");
+		}
+		printf("]}\n");
+		return;
+	}
+	if (n == 0) {
+		printf("no reuselb group is serving on this host\n");
+		return;
+	}
+	printf("%-20s  %8s  %7s  %4s  %8s  %s\n", "group", "pid", "workers", "live", "draining",
+	       "policy");
+	for (int i = 0; i < n; i++)
+		printf("%-20s  %8d  %7u  %4u  %8u  %s\n", rows[i].name, rows[i].pid,
+		       rows[i].workers, rows[i].live, rows[i].draining, rows[i].policy);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static char names[LIST_MAX][RLB_NAME_MAX + 1];
+	static struct group_row rows[LIST_MAX];
+	static int pids[LIST_MAX];
+	struct list_args a;
+	struct rlb_ctl *ctl;
+	int n, nr_rows = 0, ret;
+
+	if (parse_args(argc, argv, &a))
+		return CLI_EXIT_USAGE;
+	if (a.help) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	cli_libbpf_verbose(a.verbose);
+	if (a.filter) {
+		/* the same answer as every other command for a group that is not there */
+		ret = cli_target_open(&a.target, CMD, &ctl);
+		if (ret)
+			return ret;
+		rlb_ctl_close(ctl);
+	}
+	/* rlb_list_groups() sees nothing in a directory it cannot read: say why instead */
+	if (access(RLB_PIN_ROOT, R_OK | X_OK) && errno == EACCES) {
+		fprintf(stderr,
+			"reuselb " CMD ": cannot read %s: %s: run as root, or grant CAP_BPF "
+			"and CAP_NET_ADMIN\n",
+			RLB_PIN_ROOT, strerror(EACCES));
+		return CLI_EXIT_FAILURE;
+	}
+	n = rlb_list_groups(names, pids, LIST_MAX);
+	for (int i = 0; i < n && i < LIST_MAX; i++) {
+		struct group_row *r = &rows[nr_rows];
+
+		if (a.filter && strcmp(names[i], a.target.group))
+			continue;
+		memset(r, 0, sizeof(*r));
+		memcpy(r->name, names[i], sizeof(r->name));
+		r->pid = pids[i];
+		nr_rows += read_row(r);
+	}
+	print_rows(&a, rows, nr_rows);
+	if (n > LIST_MAX)
+		fprintf(stderr, "reuselb " CMD ": %d more groups not shown\n", n - LIST_MAX);
+	return CLI_EXIT_OK;
+}

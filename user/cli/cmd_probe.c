@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* reuselb probe: what the running kernel offers reuselb, and what each feature is for. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+#define CMD "probe"
+
+static const char usage[] =
+	"Usage: reuselb probe [--json] [-v]\n"
+	"\n"
+	"Probe the running kernel for the BPF features reuselb uses, by loading tiny\n"
+	"programs and maps (needs the same privileges as 'reuselb serve'). Each feature\n"
+	"that is missing costs something (see the table), but 'serve' still runs.\n"
+	"REUSELB_PROBE_DISABLE=migrate,mmapable,... pretends features are missing.\n"
+	"\n"
+	"      --json         one JSON object: {\"sk_reuseport\":true,\"migrate\":true,\n"
+	"                     \"mmapable\":true,\"btf\":true,\"sockhash_select\":true}\n"
+	"  -v, --verbose      show libbpf's own messages\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Exit status:\n"
+	"  0 probed (whatever is missing); 1 failure (not root); 2 usage error\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  reuselb probe\n"
+	"  reuselb probe --json\n"
+	"  REUSELB_PROBE_DISABLE=migrate reuselb probe   # what a 5.10 kernel would show\n";
+
+static const struct option options[] = {
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+int cmd_probe(int argc, char **argv)
+{
+	bool json = false, verbose = false;
+	char show[CLI_SHOW_MAX + 4], line[256];
+	struct rlb_features f;
+	struct cli_parser p;
+	const char *val;
+	int opt, err;
+
+	cli_parser_init(&p, CMD, argc, argv, options, ":vh");
+	while (!(err = cli_next_option(&p, &opt, &val))) {
+		if (opt == CLI_OPT_JSON)
+			json = true;
+		if (opt == 'v')
+			verbose = true;
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
+		}
+	}
+	if (err < 0)
+		return CLI_EXIT_USAGE;
+	if (p.next < argc) {
+		cli_usage_error(CMD, "unexpected argument '%s'", cli_show(argv[p.next], show));
+		return CLI_EXIT_USAGE;
+	}
+	cli_libbpf_verbose(verbose);
+	err = rlb_probe(&f);
+	if (err)
+		return cli_lib_error(CMD, err);
+	if (json) {
+		printf("{\"sk_reuseport\":%s,\"migrate\":%s,\"mmapable\":%s,\"btf\":%s,"
+		       "\"sockhash_select\":%s}\n",
+		       f.sk_reuseport ? "true" : "false", f.migrate ? "true" : "false",
+		       f.mmapable ? "true" : "false", f.btf ? "true" : "false",
+		       f.sockhash_select ? "true" : "false");
+		return CLI_EXIT_OK;
+	}
+	printf("%-16s %-4s %s\n", "feature", "have", "without it");
+	printf("%-16s %-4s %s\n", "sk_reuseport", f.sk_reuseport ? "yes" : "no",
+	       "no steering program: only --policy kernel runs");
+	printf("%-16s %-4s %s\n", "migrate", f.migrate ? "yes" : "no",
+	       "a closed listener's queued connections are reset, not moved (Linux 5.14)");
+	printf("%-16s %-4s %s\n", "mmapable", f.mmapable ? "yes" : "no",
+	       "workers report no load: no accepted/active figures, no least-conn (Linux 5.5)");
+	printf("%-16s %-4s %s\n", "btf", f.btf ? "yes" : "no",
+	       "informational: kernel BTF; reuselb's own program does not need it");
+	printf("%-16s %-4s %s\n", "sockhash_select", f.sockhash_select ? "yes" : "no",
+	       "not used by reuselb yet (Linux 5.8)");
+	printf("%s\n", rlb_features_line(&f, line, sizeof(line)));
+	return CLI_EXIT_OK;
+}

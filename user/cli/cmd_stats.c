@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * reuselb stats: per worker of a live group, what the program steered to it and what the
+ * worker accepted, as a table or one JSON object; --watch redraws it with rates per second.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cli/cli.h"
+
+#define CMD "stats"
+#define WATCH_MAX 3600
+#define COUNT_MAX 1000000
+#define POLICY_NAME_MAX 64
+
+static const char usage[] =
+	"Usage: reuselb stats {-p PORT [--udp] | --name GROUP} [--json]\n"
+	"                     [--watch SECONDS [--count N]] [-v]\n"
+	"\n"
+	"Show a live group's workers: what the steering program gave each of them and what\n"
+	"each accepted, and the group's policy.\n"
+	"\n" CLI_TARGET_USAGE "      --json         one JSON object instead of the table\n"
+	"      --watch=SECS   redraw every SECS seconds (1 to 3600), with rates per second,\n"
+	"                     until SIGINT or SIGTERM (with --json: one object per line)\n"
+	"      --count=N      with --watch: stop after N redraws (1 to 1000000)\n"
+	"  -v, --verbose      show libbpf's own messages\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Options are given once each; a repeated option is a usage error.\n"
+	"\n"
+	"Columns:\n"
+	"  state      live (takes new connections), draining (keeps its connections, gets\n"
+	"             no new ones: reuselb drain) or closed (its socket is gone)\n"
+	"  weight     0 to 1000, for the weighted policy (reuselb weight)\n"
+	"  steered    connections (udp: datagrams) the program gave to the worker\n"
+	"  fallbacks  times the policy chose the worker but its socket could not take it\n"
+	"  migrated   queued connections moved to it from a closed listener\n"
+	"  accepted   connections the worker accepted\n"
+	"  active     connections the worker has open now\n"
+	"  share      its part of all accepted connections\n"
+	"  unsteered  (group) connections no worker could take: the kernel's hash decided\n"
+	"\n"
+	"JSON:\n"
+	"  {\"group\":\"tcp-8080\",\"policy\":\"round-robin\",\n"
+	"   \"workers\":[{\"id\":0,\"state\":\"live\",\"weight\":100,\"steered\":N,\n"
+	"                \"accepted\":N,\"active\":N,\"fallback\":N,\"migrated\":N,\n"
+	"                \"busy\":N}, ...],\n"
+	"   \"unsteered\":N}\n"
+	"  with --watch, each worker also has \"steered_per_s\" and \"accepted_per_s\" (null in\n"
+	"  the first object).\n"
+	"\n"
+	"Exit status:\n"
+	"  0 shown (with --watch: stopped by SIGINT, SIGTERM or --count); 1 failure (not root,\n"
+	"  a BPF error, the group stopped while watched); 2 usage error, an unknown group\n"
+	"  included (its message lists the live groups)\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  reuselb stats -p 8080                  # the table of the TCP group on port 8080\n"
+	"  reuselb stats -p 5300 --udp --json     # the UDP group on 5300, as JSON\n"
+	"  reuselb stats --name web --watch 1     # live, every second, until Ctrl-C\n";
+
+enum {
+	OPT_JSON = CLI_OPT_JSON,
+	OPT_WATCH = CLI_OPT_WATCH,
+	OPT_COUNT = CLI_OPT_COUNT,
+};
+
+static const struct option options[] = {
+	CLI_TARGET_OPTIONS,
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "watch", required_argument, NULL, OPT_WATCH },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+struct stats_args {
+	struct cli_target target;
+	bool json, verbose, help;
+	unsigned int watch;  /* seconds between redraws; 0 shows once */
+	unsigned long count; /* redraws with --watch; 0 until a signal */
+};
+
+/* One reading of the group. */
+struct sample {
+	struct rlb_group_stats st;
+	char policy[POLICY_NAME_MAX];
+	struct timespec at;
+};
+
+static int parse_args(int argc, char **argv, struct stats_args *a)
+{
+	char show[CLI_SHOW_MAX + 4];
+	struct cli_parser p;
+	unsigned long n;
+	const char *val;
+	int opt, err;
+
+	memset(a, 0, sizeof(*a));
+	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
+	while (!(err = cli_next_option(&p, &opt, &val))) {
+		err = cli_target_option(&a->target, &p, opt, val);
+		if (err <= 0) {
+			if (err)
+				return err;
+			continue;
+		}
+		switch (opt) {
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_WATCH:
+			if (cli_parse_uint(val, 1, WATCH_MAX, &n))
+				return cli_usage_error(CMD,
+						       "bad --watch '%s': give 1 to %d seconds",
+						       cli_show(val, show), WATCH_MAX);
+			a->watch = n;
+			break;
+		case OPT_COUNT:
+			if (cli_parse_uint(val, 1, COUNT_MAX, &n))
+				return cli_usage_error(CMD,
+						       "bad --count '%s': give 1 to %d redraws",
+						       cli_show(val, show), COUNT_MAX);
+			a->count = n;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'h':
+			a->help = true;
+			return 0;
+		}
+	}
+	if (err < 0)
+		return err;
+	if (p.next < argc)
+		return cli_usage_error(CMD, "unexpected argument '%s'",
+				       cli_show(argv[p.next], show));
+	if (a->count && !a->watch)
+		return cli_usage_error(CMD, "--count goes with --watch");
+	return cli_target_finish(&a->target, &p);
+}
+
+static int take_sample(const struct rlb_ctl *ctl, struct sample *s)
+{
+	int err = rlb_ctl_read(ctl, &s->st);
+
+	if (!err)
+		err = rlb_ctl_policy_name(ctl, s->policy, sizeof(s->policy));
+	clock_gettime(CLOCK_MONOTONIC, &s->at);
+	return err;
+}
+
+static double seconds_between(const struct sample *from, const struct sample *to)
+{
+	return (to->at.tv_sec - from->at.tv_sec) + (to->at.tv_nsec - from->at.tv_nsec) / 1e9;
+}
+
+/* Per second from prev to cur; a counter that went back (a restarted group) counts as 0. */
+static double rate(uint64_t prev, uint64_t cur, double secs)
+{
+	return cur > prev && secs > 0 ? (cur - prev) / secs : 0.0;
+}
+
+static void print_table(const char *group, const struct sample *cur, const struct sample *prev,
+			bool rates)
+{
+	const struct rlb_group_stats *st = &cur->st;
+	uint64_t steered = 0, fallback = 0, migrated = 0, accepted = 0, active = 0;
+	uint64_t prev_steered = 0, prev_accepted = 0;
+	double secs = prev ? seconds_between(prev, cur) : 0;
+
+	for (unsigned int i = 0; i < st->nr_workers; i++)
+		accepted += st->workers[i].accepted;
+	for (unsigned int i = 0; prev && i < prev->st.nr_workers; i++) {
+		prev_steered += prev->st.workers[i].steered;
+		prev_accepted += prev->st.workers[i].accepted;
+	}
+	printf("group %s, policy %s, %u workers, unsteered %" PRIu64 "\n", group, cur->policy,
+	       st->nr_workers, st->unsteered);
+	printf("%6s  %-8s  %6s  %10s  %9s  %8s  %10s  %8s  %6s", "worker", "state", "weight",
+	       "steered", "fallbacks", "migrated", "accepted", "active", "share");
+	if (rates)
+		printf("  %10s  %10s", "steered/s", "accepted/s");
+	printf("\n");
+	for (unsigned int i = 0; i < st->nr_workers; i++) {
+		const struct rlb_worker_stats *w = &st->workers[i];
+
+		printf("%6u  %-8s  %6u  %10" PRIu64 "  %9" PRIu64 "  %8" PRIu64 "  %10" PRIu64
+		       "  %8" PRIu64,
+		       i, cli_state_name(w->state), w->weight, w->steered, w->fallback, w->migrated,
+		       w->accepted, w->active);
+		if (accepted)
+			printf("  %5.1f%%", 100.0 * w->accepted / accepted);
+		else
+			printf("  %6s", "-");
+		if (rates && prev)
+			printf("  %10.1f  %10.1f",
+			       rate(prev->st.workers[i].steered, w->steered, secs),
+			       rate(prev->st.workers[i].accepted, w->accepted, secs));
+		else if (rates)
+			printf("  %10s  %10s", "-", "-");
+		printf("\n");
+		steered += w->steered;
+		fallback += w->fallback;
+		migrated += w->migrated;
+		active += w->active;
+	}
+	printf("%6s  %-8s  %6s  %10" PRIu64 "  %9" PRIu64 "  %8" PRIu64 "  %10" PRIu64 "  %8" PRIu64
+	       "  %6s",
+	       "total", "", "", steered, fallback, migrated, accepted, active,
+	       accepted ? "100.0%" : "-");
+	if (rates && prev)
+		printf("  %10.1f  %10.1f", rate(prev_steered, steered, secs),
+		       rate(prev_accepted, accepted, secs));
+	else if (rates)
+		printf("  %10s  %10s", "-", "-");
+	printf("\n");
+}
+
+static void print_json(const char *group, const struct sample *cur, const struct sample *prev,
+		       bool rates)
+{
+	const struct rlb_group_stats *st = &cur->st;
+	double secs = prev ? seconds_between(prev, cur) : 0;
+
+	printf("{\"group\":");
+	cli_json_string(stdout, group);
+	printf(",\"policy\":");
+	cli_json_string(stdout, cur->policy);
+	printf(",\"workers\":[");
+	for (unsigned int i = 0; i < st->nr_workers; i++) {
+		const struct rlb_worker_stats *w = &st->workers[i];
+
+		printf("%s{\"id\":%u,\"state\":\"%s\",\"weight\":%u,\"steered\":%" PRIu64
+		       ",\"accepted\":%" PRIu64 ",\"active\":%" PRIu64 ",\"fallback\":%" PRIu64
+		       ",\"migrated\":%" PRIu64 ",\"busy\":%" PRIu64,
+		       i ? "," : "", i, cli_state_name(w->state), w->weight, w->steered,
+		       w->accepted, w->active, w->fallback, w->migrated, w->busy);
+		if (rates && prev)
+			printf(",\"steered_per_s\":%.1f,\"accepted_per_s\":%.1f",
+			       rate(prev->st.workers[i].steered, w->steered, secs),
+			       rate(prev->st.workers[i].accepted, w->accepted, secs));
+		else if (rates)
+			printf(",\"steered_per_s\":null,\"accepted_per_s\":null");
+		printf("}");
+	}
+	printf("],\"unsteered\":%" PRIu64 "}\n", st->unsteered);
+}
+
+static void show(const struct stats_args *a, const struct sample *cur, const struct sample *prev)
+{
+	if (a->json)
+		print_json(a->target.group, cur, prev, a->watch);
+	else
+		print_table(a->target.group, cur, prev, a->watch);
+	fflush(stdout);
+}
+
+/* One reading: opens the pins, reads, closes. Returns the exit status. */
+static int read_group(const struct stats_args *a, struct sample *s, bool watching)
+{
+	struct rlb_ctl *ctl;
+	int err, ret;
+
+	if (watching) {
+		err = rlb_ctl_open(a->target.group, &ctl);
+		if (err == -ENOENT) {
+			fprintf(stderr,
+				"reuselb " CMD ": group %s stopped serving; start it again, "
+				"or see 'reuselb list'\n",
+				a->target.group);
+			return CLI_EXIT_FAILURE;
+		}
+		if (err)
+			return cli_lib_error(CMD, err);
+	} else {
+		ret = cli_target_open(&a->target, CMD, &ctl);
+		if (ret)
+			return ret;
+	}
+	err = take_sample(ctl, s);
+	rlb_ctl_close(ctl);
+	return err ? cli_lib_error(CMD, err) : CLI_EXIT_OK;
+}
+
+/*
+ * Redraws until a signal or --count. The group's pins are opened anew each time, so that a
+ * group that stopped is noticed (open maps would keep its last figures forever).
+ */
+static int watch(const struct stats_args *a)
+{
+	static struct sample samples[2];
+	struct timespec wait = { .tv_sec = a->watch };
+	struct sample *cur = &samples[0], *prev = NULL;
+	unsigned long drawn = 0;
+	char when[16];
+	sigset_t sigs;
+	time_t now;
+	int ret;
+
+	/* blocked, so that they wait for sigtimedwait: a stop between redraws is a clean exit */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	for (;;) {
+		ret = read_group(a, cur, drawn > 0);
+		if (ret)
+			return ret;
+		if (!a->json) {
+			now = time(NULL);
+			strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+			/* home, then clear the screen */
+			printf("\033[H\033[2J");
+			printf("reuselb stats, every %u s, %s (Ctrl-C stops)\n\n", a->watch, when);
+		}
+		show(a, cur, prev);
+		drawn++;
+		if (a->count && drawn >= a->count)
+			return CLI_EXIT_OK;
+		if (sigtimedwait(&sigs, NULL, &wait) >= 0)
+			return CLI_EXIT_OK;
+		if (errno != EAGAIN && errno != EINTR) {
+			fprintf(stderr, "reuselb " CMD ": cannot wait for signals: %s\n",
+				strerror(errno));
+			return CLI_EXIT_FAILURE;
+		}
+		prev = cur;
+		cur = cur == &samples[0] ? &samples[1] : &samples[0];
+	}
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static struct sample s;
+	struct stats_args a;
+	int ret;
+
+	if (parse_args(argc, argv, &a))
+		return CLI_EXIT_USAGE;
+	if (a.help) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	cli_libbpf_verbose(a.verbose);
+	if (a.watch)
+		return watch(&a);
+	ret = read_group(&a, &s, false);
+	if (!ret)
+		show(&a, &s, NULL);
+	return ret;
+}

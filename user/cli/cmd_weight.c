@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * reuselb weight: a worker's weight (0..1000) for the weighted policy. The library rebuilds
+ * the weighted table in its inactive half and flips one index: the program never reads a
+ * table half written.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+#define CMD "weight"
+
+static const char usage[] =
+	"Usage: reuselb weight {-p PORT [--udp] | --name GROUP} WORKER WEIGHT\n"
+	"\n"
+	"Set a worker's weight, 0 to 1000 (default 100). Under the weighted policy each\n"
+	"worker gets new connections in proportion to its weight; 0 gives it none (but,\n"
+	"unlike drain, weights matter only to the weighted policy and to policies of your\n"
+	"own that read them). 'reuselb stats' shows the weights.\n"
+	"\n"
+	"  WORKER             the worker's id, 0 to the group's workers - 1\n"
+	"  WEIGHT             0 to 1000\n" CLI_TARGET_USAGE
+	"  -v, --verbose      show libbpf's own messages\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Options are given once each; a repeated option is a usage error.\n"
+	"\n"
+	"Exit status:\n"
+	"  0 set; 1 failure (not root, a BPF error); 2 usage error, an unknown group or a\n"
+	"  worker out of range included (nothing was changed)\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  reuselb policy -p 8080 weighted\n"
+	"  reuselb weight -p 8080 0 300      # worker 0 gets three times ...\n"
+	"  reuselb weight -p 8080 1 100      # ... what worker 1 gets\n";
+
+static const struct option options[] = {
+	CLI_TARGET_OPTIONS,
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+struct weight_args {
+	struct cli_target target;
+	unsigned int worker, weight;
+	bool verbose, help;
+};
+
+static int parse_args(int argc, char **argv, struct weight_args *a)
+{
+	char show[CLI_SHOW_MAX + 4];
+	struct cli_parser p;
+	const char *val;
+	unsigned long n;
+	int opt, err, nr;
+
+	memset(a, 0, sizeof(*a));
+	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
+	while (!(err = cli_next_option(&p, &opt, &val))) {
+		err = cli_target_option(&a->target, &p, opt, val);
+		if (err < 0)
+			return err;
+		if (err == 0)
+			continue;
+		if (opt == 'v')
+			a->verbose = true;
+		if (opt == 'h') {
+			a->help = true;
+			return 0;
+		}
+	}
+	if (err < 0)
+		return err;
+	nr = argc - p.next;
+	if (nr < 2)
+		return cli_usage_error(CMD, "missing %s: give WORKER WEIGHT",
+				       nr ? "the weight" : "the worker and the weight");
+	if (nr > 2)
+		return cli_usage_error(CMD, "unexpected argument '%s'",
+				       cli_show(argv[p.next + 2], show));
+	/* the group's own range is checked by the library, which knows how many workers it has */
+	if (cli_parse_uint(argv[p.next], 0, UINT_MAX, &n))
+		return cli_usage_error(CMD,
+				       "bad worker '%s': give a worker id, 0 or more (see "
+				       "'reuselb stats')",
+				       cli_show(argv[p.next], show));
+	a->worker = n;
+	if (cli_parse_uint(argv[p.next + 1], 0, RLB_WEIGHT_MAX, &n))
+		return cli_usage_error(CMD, "bad weight '%s': give 0 to %d",
+				       cli_show(argv[p.next + 1], show), RLB_WEIGHT_MAX);
+	a->weight = n;
+	return cli_target_finish(&a->target, &p);
+}
+
+int cmd_weight(int argc, char **argv)
+{
+	struct rlb_group_stats st;
+	struct weight_args a;
+	struct rlb_ctl *ctl;
+	unsigned int before = 0;
+	int ret, err;
+
+	if (parse_args(argc, argv, &a))
+		return CLI_EXIT_USAGE;
+	if (a.help) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	cli_libbpf_verbose(a.verbose);
+	ret = cli_target_open(&a.target, CMD, &ctl);
+	if (ret)
+		return ret;
+	err = rlb_ctl_read(ctl, &st);
+	if (!err && a.worker < st.nr_workers)
+		before = st.workers[a.worker].weight;
+	if (!err)
+		err = rlb_ctl_set_weight(ctl, a.worker, a.weight);
+	if (err) {
+		ret = cli_lib_error(CMD, err);
+	} else {
+		printf("group %s: worker %u weight %u (was %u)", a.target.group, a.worker, a.weight,
+		       before);
+		if (st.policy != RLB_POLICY_WEIGHTED)
+			printf("; the group's policy is %s: weights count under weighted",
+			       rlb_policy_name(st.policy));
+		printf("\n");
+	}
+	rlb_ctl_close(ctl);
+	return ret;
+}

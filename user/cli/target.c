@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * What the group commands (stats, policy, weight, drain, undrain, list) share: reading the
+ * command line with getopt_long, the group named by -p PORT [--udp] or --name GROUP, and
+ * errors as one line on stderr with the exit status they call for.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "cli/cli.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "reuselb %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see 'reuselb %s --help'\n", cmd);
+	return -EINVAL;
+}
+
+int cli_lib_error(const char *cmd, int err)
+{
+	fprintf(stderr, "reuselb %s: %s\n", cmd, rlb_last_error());
+	return err == -EINVAL || err == -ERANGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int loud(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void cli_libbpf_verbose(bool verbose)
+{
+	/* libbpf's warnings would break the one-line errors: they are for -v */
+	libbpf_set_print(verbose ? loud : quiet);
+}
+
+const char *cli_state_name(enum rlb_worker_state state)
+{
+	switch (state) {
+	case RLB_WORKER_EMPTY:
+		return "closed";
+	case RLB_WORKER_LIVE:
+		return "live";
+	case RLB_WORKER_DRAINING:
+		return "draining";
+	}
+	/* a state newer than this binary */
+	return "unknown";
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+	char buf[256];
+	size_t need = cli_json_escape(s, buf, sizeof(buf));
+
+	if (need < sizeof(buf)) {
+		fprintf(f, "\"%s\"", buf);
+		return;
+	}
+	/* longer than any name we print: escape it one character at a time */
+	fputc('"', f);
+	for (; *s; s++) {
+		char one[2] = { *s, '\0' };
+
+		cli_json_escape(one, buf, sizeof(buf));
+		fputs(buf, f);
+	}
+	fputc('"', f);
+}
+
+static const char *option_name(const struct cli_parser *p, int val)
+{
+	for (const struct option *o = p->options; o->name; o++) {
+		if (o->val == val)
+			return o->name;
+	}
+	return "?";
+}
+
+void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
+		     const struct option *options, const char *short_options)
+{
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	p->options = options;
+	p->short_options = short_options;
+	p->next = argc;
+	/* optind = 0 restarts glibc's getopt, for callers that parse more than one command line */
+	optind = 0;
+	opterr = 0;
+}
+
+int cli_next_option(struct cli_parser *p, int *opt, const char **val)
+{
+	char show[CLI_SHOW_MAX + 4];
+	const char *arg;
+	int o;
+
+	o = getopt_long(p->argc, p->argv, p->short_options, p->options, NULL);
+	if (o == -1) {
+		p->next = optind;
+		return 1;
+	}
+	if (o == ':')
+		return cli_usage_error(p->cmd, "option --%s needs a value", option_name(p, optopt));
+	if (o == '?') {
+		arg = p->argv[optind - 1];
+		/* getopt leaves optopt 0 for a long option it does not know */
+		if (optopt && strcmp(option_name(p, optopt), "?"))
+			return cli_usage_error(p->cmd, "option --%s takes no value",
+					       option_name(p, optopt));
+		/*
+		 * "-5" as a weight reads as an option to getopt: say what it is. getopt stops
+		 * at the first digit: in "-15" it is still on the argument (argv[optind]), in
+		 * "-5" it has moved past it.
+		 */
+		if (optopt >= '0' && optopt <= '9') {
+			if (optind < p->argc && p->argv[optind][0] == '-' &&
+			    p->argv[optind][1] == optopt)
+				arg = p->argv[optind];
+			return cli_usage_error(p->cmd,
+					       "bad value '%s': negative numbers are not allowed",
+					       cli_show(arg, show));
+		}
+		if (optopt)
+			return cli_usage_error(p->cmd, "unknown option '-%c'", optopt);
+		return cli_usage_error(p->cmd, "unknown option '%s'", cli_show(arg, show));
+	}
+	if (o < 0 || o >= CLI_OPT__END)
+		return cli_usage_error(p->cmd, "unknown option");
+	if (p->given[o])
+		return cli_usage_error(p->cmd, "option --%s given more than once",
+				       option_name(p, o));
+	p->given[o] = true;
+	*opt = o;
+	*val = optarg;
+	return 0;
+}
+
+void cli_target_group(uint16_t port, bool udp, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%u", udp ? "udp" : "tcp", port);
+}
+
+int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt, const char *val)
+{
+	char show[CLI_SHOW_MAX + 4];
+
+	switch (opt) {
+	case 'p':
+		if (cli_parse_port(val, false, &t->port))
+			return cli_usage_error(p->cmd,
+					       "bad port '%s': give the group's port, 1 to "
+					       "65535",
+					       cli_show(val, show));
+		return 0;
+	case CLI_OPT_UDP:
+		t->udp = true;
+		return 0;
+	case CLI_OPT_NAME:
+		if (cli_parse_group_name(val))
+			return cli_usage_error(p->cmd,
+					       "bad group name '%s': use 1 to %d letters, "
+					       "digits, '.', '_' or '-', not starting with '.'",
+					       cli_show(val, show), RLB_NAME_MAX);
+		t->name = val;
+		return 0;
+	}
+	return 1;
+}
+
+int cli_target_finish(struct cli_target *t, const struct cli_parser *p)
+{
+	bool port = p->given['p'], name = p->given[CLI_OPT_NAME];
+
+	if (port && name)
+		return cli_usage_error(p->cmd, "give -p PORT or --name GROUP, not both");
+	if (!port && !name)
+		return cli_usage_error(p->cmd, "missing the group: give -p PORT [--udp] or "
+					       "--name GROUP (see 'reuselb list')");
+	if (name && p->given[CLI_OPT_UDP])
+		return cli_usage_error(p->cmd, "--udp goes with -p PORT; a --name says the "
+					       "protocol itself");
+	if (name)
+		snprintf(t->group, sizeof(t->group), "%s", t->name);
+	else
+		cli_target_group(t->port, t->udp, t->group, sizeof(t->group));
+	return 0;
+}
+
+/* Whether the group is served now, by the same test as rlb_ctl_open()'s. */
+static bool group_live(const char *group)
+{
+	static char names[256][RLB_NAME_MAX + 1];
+	int n = rlb_list_groups(names, NULL, 256);
+
+	for (int i = 0; i < n && i < 256; i++) {
+		if (!strcmp(names[i], group))
+			return true;
+	}
+	return false;
+}
+
+int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl **out)
+{
+	int err = rlb_ctl_open(t->group, out);
+
+	if (!err)
+		return CLI_EXIT_OK;
+	/*
+	 * A group that does not exist is a wrong -p or --name: nothing was done. (A live group
+	 * with a pin missing is -ENOENT too, but a failure: its pins are being made or removed.)
+	 */
+	if (err == -ENOENT && !group_live(t->group)) {
+		fprintf(stderr, "reuselb %s: %s; see 'reuselb list'\n", cmd, rlb_last_error());
+		return CLI_EXIT_USAGE;
+	}
+	return cli_lib_error(cmd, err);
+}
