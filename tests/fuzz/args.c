@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer harness for the option parsers and policy names: any string is either accepted
- * with an in-range result or refused with -EINVAL, and never read past its end.
+ * libFuzzer harness for the option parsers, policy names and the text helpers of messages:
+ * any string is either accepted with an in-range result or refused with -EINVAL, escaped or
+ * shortened within its buffer, and never read past its end.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,11 +11,12 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	char *s = malloc(size + 1);
+	char *s = malloc(size + 1), json[64], shown[CLI_SHOW_MAX + 4];
 	enum server_mode mode;
 	struct cli_addr addr;
 	enum rlb_policy policy;
 	unsigned long n;
+	size_t len;
 	uint16_t port;
 
 	if (!s)
@@ -31,6 +33,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	    strcmp(s, "id"))
 		abort();
 	if (rlb_policy_parse(s, &policy) == 0 && strcmp(rlb_policy_name(policy), s))
+		abort();
+	len = strlen(s);
+	if (cli_parse_group_name(s) == 0 && (len == 0 || len > RLB_NAME_MAX || s[0] == '.'))
+		abort();
+	if (cli_json_escape(s, json, sizeof(json)) < len || strlen(json) >= sizeof(json))
+		abort();
+	if (strlen(cli_show(s, shown)) > CLI_SHOW_MAX + 3)
 		abort();
 	free(s);
 	return 0;
