@@ -34,7 +34,7 @@ int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max)
 		if (e->d_name[0] == '.' || strlen(e->d_name) > RLB_NAME_MAX)
 			continue;
 		if (rlb_group_live(e->d_name))
-			snprintf(all[n++], sizeof(all[0]), "%s", e->d_name);
+			memcpy(all[n++], e->d_name, strlen(e->d_name) + 1);
 	}
 	closedir(d);
 	qsort(all, n, sizeof(all[0]), cmp_names);

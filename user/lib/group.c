@@ -106,9 +106,10 @@ static int load_program(struct rlb_group *g)
 	}
 	err = steer_bpf__load(skel);
 	if (err) {
-		rlb_keep_verifier_log(log);
-		if (err == -EPERM || err == -EACCES)
+		/* short of capabilities, the verifier's complaints are only the symptom */
+		if ((err == -EPERM || err == -EACCES) && rlb_missing_caps()[0])
 			return rlb_bpf_error(err, "cannot load the steering program");
+		rlb_keep_verifier_log(log);
 		return rlb_error(err, "the kernel rejected the steering program: %s%s",
 				 strerror(-err), log[0] ? " (verifier log follows)" : "");
 	}

@@ -53,7 +53,10 @@ int rlb_bpf_error(int err, const char *what);
 /* Keeps the verifier log of a failed load for rlb_verifier_log(). */
 void rlb_keep_verifier_log(const char *log);
 
-/* " (missing CAP_BPF and CAP_NET_ADMIN...)" or "" when the process has what BPF needs. */
+/* What loading the program takes, for messages; CAP_SYS_ADMIN covers it all. */
+#define RLB_CAPS_NEEDED "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN)"
+
+/* " (missing CAP_BPF, CAP_PERFMON)" or "" when the process has what BPF needs. */
 const char *rlb_missing_caps(void);
 
 int rlb_check_name(const char *name);

@@ -144,7 +144,10 @@ int rlb_pins_lock(struct rlb_group *g)
 	if (err)
 		return err;
 	if (mkdir(RLB_PIN_ROOT, 0700) && errno != EEXIST)
-		return rlb_error(-errno, "cannot create %s: %s", RLB_PIN_ROOT, strerror(errno));
+		return rlb_error(-errno, "cannot create %s: %s%s", RLB_PIN_ROOT, strerror(errno),
+				 errno == EACCES ? ": bpffs belongs to root: run as root, or grant "
+						   "CAP_DAC_OVERRIDE as well"
+						 : "");
 	created = mkdir(dir, 0700) == 0;
 	if (!created && errno != EEXIST)
 		return rlb_error(-errno, "cannot create %s: %s", dir, strerror(errno));

@@ -115,7 +115,7 @@ int rlb_probe(struct rlb_features *out)
 	*out = probed;
 	if (probe_err)
 		return rlb_error(probe_err, "cannot probe the kernel's BPF features: %s%s: run as "
-				 "root, or grant CAP_BPF and CAP_NET_ADMIN",
+				 "root, or grant " RLB_CAPS_NEEDED,
 				 strerror(-probe_err), rlb_missing_caps());
 	return 0;
 }
