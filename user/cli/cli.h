@@ -62,7 +62,8 @@ const char *cli_show(const char *s, char *buf);
 
 /*
  * Command-line handling that every group command shares (target.c): the group named by
- * -p PORT [--udp] or --name GROUP, a repeated option refused, one-line errors.
+ * -p PORT [--udp] or --name GROUP, the options and operands they have in common (probe's
+ * too), a repeated option refused, one-line errors.
  */
 
 /* Values of long-only options, past every char, so that one array indexes all options. */
@@ -81,6 +82,10 @@ enum cli_opt {
 	{ "port", required_argument, NULL, 'p' },                                                  \
 	{ "udp", no_argument, NULL, CLI_OPT_UDP },                                                 \
 	{ "name", required_argument, NULL, CLI_OPT_NAME }
+/* -v and -h, which cli_options() takes: the last options of every command's table. */
+#define CLI_VERBOSE_HELP_OPTIONS                                                                   \
+	{ "verbose", no_argument, NULL, 'v' },                                                     \
+	{ "help", no_argument, NULL, 'h' }
 /* clang-format on */
 #define CLI_TARGET_USAGE                                                                           \
 	"  -p, --port=PORT    the group serving on this port (1 to 65535)\n"                       \
@@ -127,6 +132,37 @@ int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt,
 int cli_target_finish(struct cli_target *t, const struct cli_parser *p);
 /* The pins' name of a port: "tcp-PORT" or "udp-PORT". */
 void cli_target_group(uint16_t port, bool udp, char *buf, size_t len);
+
+/* What the options shared by the commands give; a command sees only those its table lists. */
+struct cli_common {
+	struct cli_target target; /* -p, --udp, --name */
+	bool json;		  /* --json */
+	bool verbose;		  /* -v */
+	bool help;		  /* -h */
+};
+
+/*
+ * A command's own option, one that cli_options() does not take: 0, or -EINVAL after printing
+ * a usage error. args is what was given to cli_options().
+ */
+typedef int cli_option_fn(void *args, const struct cli_parser *p, int opt, const char *val);
+
+/*
+ * Reads the options of p into c, and those of the command's own into own (NULL when it has
+ * none). Returns the index in argv of the first operand (1 or more), 0 after -h (the rest of
+ * the command line is not read), or -EINVAL after printing a usage error.
+ */
+int cli_options(struct cli_parser *p, struct cli_common *c, cli_option_fn *own, void *args);
+/*
+ * Refuses operands past the first max: 0, or -EINVAL after printing "unexpected argument"
+ * with the first one too many.
+ */
+int cli_operands_at_most(const struct cli_parser *p, int max);
+/*
+ * A WORKER operand: a worker id, 0 or more (the group's own bound is the library's to check).
+ * 0, or -EINVAL after printing a usage error.
+ */
+int cli_parse_worker(const char *cmd, const char *s, unsigned int *out);
 
 /*
  * Opens the group's pins for control. On failure prints the library's line and returns the

@@ -4,7 +4,7 @@
  * keeps its socket, so it goes on serving what it has. The library refuses to drain the last
  * live worker (-EBUSY): the group would have nowhere to steer.
  */
-#include <limits.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -43,57 +43,31 @@ static const char common_usage[] =
 
 static const struct option options[] = {
 	CLI_TARGET_OPTIONS,
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
 struct drain_args {
-	struct cli_target target;
+	struct cli_common common;
 	unsigned int worker;
-	bool verbose, help;
 };
 
 static int parse_args(const char *cmd, int argc, char **argv, struct drain_args *a)
 {
-	char show[CLI_SHOW_MAX + 4];
 	struct cli_parser p;
-	const char *val;
-	unsigned long n;
-	int opt, err, nr;
+	int first;
 
 	memset(a, 0, sizeof(*a));
 	cli_parser_init(&p, cmd, argc, argv, options, ":p:vh");
-	while (!(err = cli_next_option(&p, &opt, &val))) {
-		err = cli_target_option(&a->target, &p, opt, val);
-		if (err < 0)
-			return err;
-		if (err == 0)
-			continue;
-		if (opt == 'v')
-			a->verbose = true;
-		if (opt == 'h') {
-			a->help = true;
-			return 0;
-		}
-	}
-	if (err < 0)
-		return err;
-	nr = argc - p.next;
-	if (nr < 1)
+	first = cli_options(&p, &a->common, NULL, NULL);
+	if (first <= 0)
+		return first;
+	if (first == argc)
 		return cli_usage_error(cmd,
 				       "missing the worker: give its id (see 'reuselb stats')");
-	if (nr > 1)
-		return cli_usage_error(cmd, "unexpected argument '%s'",
-				       cli_show(argv[p.next + 1], show));
-	/* the group's own range is checked by the library, which knows how many workers it has */
-	if (cli_parse_uint(argv[p.next], 0, UINT_MAX, &n))
-		return cli_usage_error(cmd,
-				       "bad worker '%s': give a worker id, 0 or more (see "
-				       "'reuselb stats')",
-				       cli_show(argv[p.next], show));
-	a->worker = n;
-	return cli_target_finish(&a->target, &p);
+	if (cli_operands_at_most(&p, 1) || cli_parse_worker(cmd, argv[first], &a->worker))
+		return -EINVAL;
+	return cli_target_finish(&a->common.target, &p);
 }
 
 static int run(const char *cmd, int argc, char **argv, bool draining)
@@ -105,13 +79,13 @@ static int run(const char *cmd, int argc, char **argv, bool draining)
 
 	if (parse_args(cmd, argc, argv, &a))
 		return CLI_EXIT_USAGE;
-	if (a.help) {
+	if (a.common.help) {
 		fputs(draining ? drain_usage : undrain_usage, stdout);
 		fputs(common_usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	cli_libbpf_verbose(a.verbose);
-	ret = cli_target_open(&a.target, cmd, &ctl);
+	cli_libbpf_verbose(a.common.verbose);
+	ret = cli_target_open(&a.common.target, cmd, &ctl);
 	if (ret)
 		return ret;
 	err = rlb_ctl_set_draining(ctl, a.worker, draining);
@@ -122,10 +96,11 @@ static int run(const char *cmd, int argc, char **argv, bool draining)
 	else if (draining)
 		printf("group %s: worker %u draining: it gets no new connections and keeps its "
 		       "%llu open\n",
-		       a.target.group, a.worker, (unsigned long long)st.workers[a.worker].active);
+		       a.common.target.group, a.worker,
+		       (unsigned long long)st.workers[a.worker].active);
 	else
-		printf("group %s: worker %u live: it takes new connections\n", a.target.group,
-		       a.worker);
+		printf("group %s: worker %u live: it takes new connections\n",
+		       a.common.target.group, a.worker);
 	rlb_ctl_close(ctl);
 	return ret;
 }

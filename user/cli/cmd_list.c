@@ -43,14 +43,13 @@ static const char usage[] =
 static const struct option options[] = {
 	CLI_TARGET_OPTIONS,
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
 struct list_args {
-	struct cli_target target;
-	bool filter, json, verbose, help;
+	struct cli_common common;
+	bool filter; /* -p or --name: that group only */
 };
 
 struct group_row {
@@ -62,37 +61,20 @@ struct group_row {
 
 static int parse_args(int argc, char **argv, struct list_args *a)
 {
-	char show[CLI_SHOW_MAX + 4];
 	struct cli_parser p;
-	const char *val;
-	int opt, err;
+	int err;
 
 	memset(a, 0, sizeof(*a));
 	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	while (!(err = cli_next_option(&p, &opt, &val))) {
-		err = cli_target_option(&a->target, &p, opt, val);
-		if (err < 0)
-			return err;
-		if (err == 0)
-			continue;
-		if (opt == CLI_OPT_JSON)
-			a->json = true;
-		if (opt == 'v')
-			a->verbose = true;
-		if (opt == 'h') {
-			a->help = true;
-			return 0;
-		}
-	}
-	if (err < 0)
+	err = cli_options(&p, &a->common, NULL, NULL);
+	if (err <= 0)
 		return err;
-	if (p.next < argc)
-		return cli_usage_error(CMD, "unexpected argument '%s'",
-				       cli_show(argv[p.next], show));
+	if (cli_operands_at_most(&p, 0))
+		return -EINVAL;
 	a->filter = p.given['p'] || p.given[CLI_OPT_NAME];
 	if (!a->filter && p.given[CLI_OPT_UDP])
 		return cli_usage_error(CMD, "--udp goes with -p PORT");
-	return a->filter ? cli_target_finish(&a->target, &p) : 0;
+	return a->filter ? cli_target_finish(&a->common.target, &p) : 0;
 }
 
 /* Reads a group's figures; false when it stopped meanwhile (then it is left out). */
@@ -118,7 +100,7 @@ static bool read_row(struct group_row *r)
 
 static void print_rows(const struct list_args *a, const struct group_row *rows, int n)
 {
-	if (a->json) {
+	if (a->common.json) {
 		printf("{\"groups\":[");
 		for (int i = 0; i < n; i++) {
 			printf("%s{\"name\":", i ? "," : "");
@@ -153,14 +135,14 @@ int cmd_list(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a))
 		return CLI_EXIT_USAGE;
-	if (a.help) {
+	if (a.common.help) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	cli_libbpf_verbose(a.verbose);
+	cli_libbpf_verbose(a.common.verbose);
 	if (a.filter) {
 		/* the same answer as every other command for a group that is not there */
-		ret = cli_target_open(&a.target, CMD, &ctl);
+		ret = cli_target_open(&a.common.target, CMD, &ctl);
 		if (ret)
 			return ret;
 		rlb_ctl_close(ctl);
@@ -177,7 +159,7 @@ int cmd_list(int argc, char **argv)
 	for (int i = 0; i < n && i < LIST_MAX; i++) {
 		struct group_row *r = &rows[nr_rows];
 
-		if (a.filter && strcmp(names[i], a.target.group))
+		if (a.filter && strcmp(names[i], a.common.target.group))
 			continue;
 		memset(r, 0, sizeof(*r));
 		memcpy(r->name, names[i], sizeof(r->name));

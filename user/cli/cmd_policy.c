@@ -44,8 +44,7 @@ static const char usage_end[] =
 
 static const struct option options[] = {
 	CLI_TARGET_OPTIONS,
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
@@ -56,11 +55,10 @@ enum action {
 };
 
 struct policy_args {
-	struct cli_target target;
+	struct cli_common common;
 	enum action action;
 	enum rlb_policy policy;
 	const char *file;
-	bool verbose, help;
 };
 
 static void print_help(void)
@@ -71,11 +69,12 @@ static void print_help(void)
 	fputs(usage_end, stdout);
 }
 
-static int parse_operands(struct policy_args *a, int nr, char **ops)
+static int parse_operands(struct policy_args *a, const struct cli_parser *p)
 {
+	char **ops = p->argv + p->next;
+	int nr = p->argc - p->next, want;
 	char show[CLI_SHOW_MAX + 4];
 	struct stat st;
-	int want;
 
 	if (nr == 0)
 		return cli_usage_error(CMD,
@@ -111,36 +110,21 @@ static int parse_operands(struct policy_args *a, int nr, char **ops)
 					       "FILE, or unload",
 					       cli_show(ops[0], show), rlb_policy_names());
 	}
-	if (nr > want)
-		return cli_usage_error(CMD, "unexpected argument '%s'", cli_show(ops[want], show));
-	return 0;
+	return cli_operands_at_most(p, want);
 }
 
 static int parse_args(int argc, char **argv, struct policy_args *a)
 {
 	struct cli_parser p;
-	const char *val;
-	int opt, err;
+	int err;
 
 	memset(a, 0, sizeof(*a));
 	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	while (!(err = cli_next_option(&p, &opt, &val))) {
-		err = cli_target_option(&a->target, &p, opt, val);
-		if (err < 0)
-			return err;
-		if (err == 0)
-			continue;
-		if (opt == 'v')
-			a->verbose = true;
-		if (opt == 'h') {
-			a->help = true;
-			return 0;
-		}
-	}
-	if (err < 0)
+	err = cli_options(&p, &a->common, NULL, NULL);
+	if (err <= 0)
 		return err;
-	err = parse_operands(a, argc - p.next, argv + p.next);
-	return err ? err : cli_target_finish(&a->target, &p);
+	err = parse_operands(a, &p);
+	return err ? err : cli_target_finish(&a->common.target, &p);
 }
 
 /* The built-in policy, whatever custom policy runs in front of it. */
@@ -171,9 +155,9 @@ static int set_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 	if (is_custom(before))
 		printf("group %s: built-in policy %s (was %s); %s still steers in front of it "
 		       "('reuselb policy ... unload' removes it)\n",
-		       a->target.group, rlb_policy_name(a->policy), builtin, before);
+		       a->common.target.group, rlb_policy_name(a->policy), builtin, before);
 	else
-		printf("group %s: policy %s (was %s)\n", a->target.group,
+		printf("group %s: policy %s (was %s)\n", a->common.target.group,
 		       rlb_policy_name(a->policy), before);
 	return CLI_EXIT_OK;
 }
@@ -198,7 +182,7 @@ static int load_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 		return cli_lib_error(CMD, err);
 	}
 	rlb_ctl_policy_name(ctl, now, sizeof(now));
-	printf("group %s: policy %s, in front of the built-in %s\n", a->target.group, now,
+	printf("group %s: policy %s, in front of the built-in %s\n", a->common.target.group, now,
 	       builtin_policy(ctl));
 	return CLI_EXIT_OK;
 }
@@ -214,11 +198,11 @@ static int unload_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 		return cli_lib_error(CMD, err);
 	rlb_ctl_policy_name(ctl, now, sizeof(now));
 	if (is_custom(before))
-		printf("group %s: removed %s; policy %s steers again\n", a->target.group, before,
-		       now);
+		printf("group %s: removed %s; policy %s steers again\n", a->common.target.group,
+		       before, now);
 	else
 		printf("group %s: no policy of your own was loaded; policy %s steers\n",
-		       a->target.group, now);
+		       a->common.target.group, now);
 	return CLI_EXIT_OK;
 }
 
@@ -230,12 +214,12 @@ int cmd_policy(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a))
 		return CLI_EXIT_USAGE;
-	if (a.help) {
+	if (a.common.help) {
 		print_help();
 		return CLI_EXIT_OK;
 	}
-	cli_libbpf_verbose(a.verbose);
-	ret = cli_target_open(&a.target, CMD, &ctl);
+	cli_libbpf_verbose(a.common.verbose);
+	ret = cli_target_open(&a.common.target, CMD, &ctl);
 	if (ret)
 		return ret;
 	switch (a.action) {

@@ -29,42 +29,33 @@ static const char usage[] =
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
 int cmd_probe(int argc, char **argv)
 {
-	bool json = false, verbose = false;
-	char show[CLI_SHOW_MAX + 4], line[256];
+	struct cli_common c = {};
 	struct rlb_features f;
 	struct cli_parser p;
-	const char *val;
-	int opt, err;
+	char line[256];
+	int err;
 
+	/* no group: the table has no -p, --udp or --name, so c.target stays unused */
 	cli_parser_init(&p, CMD, argc, argv, options, ":vh");
-	while (!(err = cli_next_option(&p, &opt, &val))) {
-		if (opt == CLI_OPT_JSON)
-			json = true;
-		if (opt == 'v')
-			verbose = true;
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
-		}
-	}
-	if (err < 0)
+	if (cli_options(&p, &c, NULL, NULL) < 0)
 		return CLI_EXIT_USAGE;
-	if (p.next < argc) {
-		cli_usage_error(CMD, "unexpected argument '%s'", cli_show(argv[p.next], show));
-		return CLI_EXIT_USAGE;
+	if (c.help) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
 	}
-	cli_libbpf_verbose(verbose);
+	if (cli_operands_at_most(&p, 0))
+		return CLI_EXIT_USAGE;
+	cli_libbpf_verbose(c.verbose);
 	err = rlb_probe(&f);
 	if (err)
 		return cli_lib_error(CMD, err);
-	if (json) {
+	if (c.json) {
 		printf("{\"sk_reuseport\":%s,\"migrate\":%s,\"mmapable\":%s,\"btf\":%s,"
 		       "\"sockhash_select\":%s}\n",
 		       f.sk_reuseport ? "true" : "false", f.migrate ? "true" : "false",

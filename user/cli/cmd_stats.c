@@ -62,25 +62,17 @@ static const char usage[] =
 	"  reuselb stats -p 5300 --udp --json     # the UDP group on 5300, as JSON\n"
 	"  reuselb stats --name web --watch 1     # live, every second, until Ctrl-C\n";
 
-enum {
-	OPT_JSON = CLI_OPT_JSON,
-	OPT_WATCH = CLI_OPT_WATCH,
-	OPT_COUNT = CLI_OPT_COUNT,
-};
-
 static const struct option options[] = {
 	CLI_TARGET_OPTIONS,
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "watch", required_argument, NULL, OPT_WATCH },
-	{ "count", required_argument, NULL, OPT_COUNT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "watch", required_argument, NULL, CLI_OPT_WATCH },
+	{ "count", required_argument, NULL, CLI_OPT_COUNT },
+	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
 struct stats_args {
-	struct cli_target target;
-	bool json, verbose, help;
+	struct cli_common common;
 	unsigned int watch;  /* seconds between redraws; 0 shows once */
 	unsigned long count; /* redraws with --watch; 0 until a signal */
 };
@@ -92,57 +84,46 @@ struct sample {
 	struct timespec at;
 };
 
+/* --watch and --count, checked where they stand on the command line. */
+static int stats_option(void *args, const struct cli_parser *p, int opt, const char *val)
+{
+	struct stats_args *a = args;
+	char show[CLI_SHOW_MAX + 4];
+	unsigned long n;
+
+	(void)p;
+	switch (opt) {
+	case CLI_OPT_WATCH:
+		if (cli_parse_uint(val, 1, WATCH_MAX, &n))
+			return cli_usage_error(CMD, "bad --watch '%s': give 1 to %d seconds",
+					       cli_show(val, show), WATCH_MAX);
+		a->watch = n;
+		break;
+	case CLI_OPT_COUNT:
+		if (cli_parse_uint(val, 1, COUNT_MAX, &n))
+			return cli_usage_error(CMD, "bad --count '%s': give 1 to %d redraws",
+					       cli_show(val, show), COUNT_MAX);
+		a->count = n;
+		break;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct stats_args *a)
 {
-	char show[CLI_SHOW_MAX + 4];
 	struct cli_parser p;
-	unsigned long n;
-	const char *val;
-	int opt, err;
+	int err;
 
 	memset(a, 0, sizeof(*a));
 	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	while (!(err = cli_next_option(&p, &opt, &val))) {
-		err = cli_target_option(&a->target, &p, opt, val);
-		if (err <= 0) {
-			if (err)
-				return err;
-			continue;
-		}
-		switch (opt) {
-		case OPT_JSON:
-			a->json = true;
-			break;
-		case OPT_WATCH:
-			if (cli_parse_uint(val, 1, WATCH_MAX, &n))
-				return cli_usage_error(CMD,
-						       "bad --watch '%s': give 1 to %d seconds",
-						       cli_show(val, show), WATCH_MAX);
-			a->watch = n;
-			break;
-		case OPT_COUNT:
-			if (cli_parse_uint(val, 1, COUNT_MAX, &n))
-				return cli_usage_error(CMD,
-						       "bad --count '%s': give 1 to %d redraws",
-						       cli_show(val, show), COUNT_MAX);
-			a->count = n;
-			break;
-		case 'v':
-			a->verbose = true;
-			break;
-		case 'h':
-			a->help = true;
-			return 0;
-		}
-	}
-	if (err < 0)
+	err = cli_options(&p, &a->common, stats_option, a);
+	if (err <= 0)
 		return err;
-	if (p.next < argc)
-		return cli_usage_error(CMD, "unexpected argument '%s'",
-				       cli_show(argv[p.next], show));
+	if (cli_operands_at_most(&p, 0))
+		return -EINVAL;
 	if (a->count && !a->watch)
 		return cli_usage_error(CMD, "--count goes with --watch");
-	return cli_target_finish(&a->target, &p);
+	return cli_target_finish(&a->common.target, &p);
 }
 
 static int take_sample(const struct rlb_ctl *ctl, struct sample *s)
@@ -254,10 +235,10 @@ static void print_json(const char *group, const struct sample *cur, const struct
 
 static void show(const struct stats_args *a, const struct sample *cur, const struct sample *prev)
 {
-	if (a->json)
-		print_json(a->target.group, cur, prev, a->watch);
+	if (a->common.json)
+		print_json(a->common.target.group, cur, prev, a->watch);
 	else
-		print_table(a->target.group, cur, prev, a->watch);
+		print_table(a->common.target.group, cur, prev, a->watch);
 	fflush(stdout);
 }
 
@@ -268,18 +249,18 @@ static int read_group(const struct stats_args *a, struct sample *s, bool watchin
 	int err, ret;
 
 	if (watching) {
-		err = rlb_ctl_open(a->target.group, &ctl);
+		err = rlb_ctl_open(a->common.target.group, &ctl);
 		if (err == -ENOENT) {
 			fprintf(stderr,
 				"reuselb " CMD ": group %s stopped serving; start it again, "
 				"or see 'reuselb list'\n",
-				a->target.group);
+				a->common.target.group);
 			return CLI_EXIT_FAILURE;
 		}
 		if (err)
 			return cli_lib_error(CMD, err);
 	} else {
-		ret = cli_target_open(&a->target, CMD, &ctl);
+		ret = cli_target_open(&a->common.target, CMD, &ctl);
 		if (ret)
 			return ret;
 	}
@@ -312,7 +293,7 @@ static int watch(const struct stats_args *a)
 		ret = read_group(a, cur, drawn > 0);
 		if (ret)
 			return ret;
-		if (!a->json) {
+		if (!a->common.json) {
 			now = time(NULL);
 			strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
 			/* home, then clear the screen */
@@ -343,11 +324,11 @@ int cmd_stats(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a))
 		return CLI_EXIT_USAGE;
-	if (a.help) {
+	if (a.common.help) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	cli_libbpf_verbose(a.verbose);
+	cli_libbpf_verbose(a.common.verbose);
 	if (a.watch)
 		return watch(&a);
 	ret = read_group(&a, &s, false);

@@ -4,7 +4,7 @@
  * the weighted table in its inactive half and flips one index: the program never reads a
  * table half written.
  */
-#include <limits.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -37,61 +37,38 @@ static const char usage[] =
 
 static const struct option options[] = {
 	CLI_TARGET_OPTIONS,
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
 struct weight_args {
-	struct cli_target target;
+	struct cli_common common;
 	unsigned int worker, weight;
-	bool verbose, help;
 };
 
 static int parse_args(int argc, char **argv, struct weight_args *a)
 {
 	char show[CLI_SHOW_MAX + 4];
 	struct cli_parser p;
-	const char *val;
 	unsigned long n;
-	int opt, err, nr;
+	int first, nr;
 
 	memset(a, 0, sizeof(*a));
 	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	while (!(err = cli_next_option(&p, &opt, &val))) {
-		err = cli_target_option(&a->target, &p, opt, val);
-		if (err < 0)
-			return err;
-		if (err == 0)
-			continue;
-		if (opt == 'v')
-			a->verbose = true;
-		if (opt == 'h') {
-			a->help = true;
-			return 0;
-		}
-	}
-	if (err < 0)
-		return err;
-	nr = argc - p.next;
+	first = cli_options(&p, &a->common, NULL, NULL);
+	if (first <= 0)
+		return first;
+	nr = argc - first;
 	if (nr < 2)
 		return cli_usage_error(CMD, "missing %s: give WORKER WEIGHT",
 				       nr ? "the weight" : "the worker and the weight");
-	if (nr > 2)
-		return cli_usage_error(CMD, "unexpected argument '%s'",
-				       cli_show(argv[p.next + 2], show));
-	/* the group's own range is checked by the library, which knows how many workers it has */
-	if (cli_parse_uint(argv[p.next], 0, UINT_MAX, &n))
-		return cli_usage_error(CMD,
-				       "bad worker '%s': give a worker id, 0 or more (see "
-				       "'reuselb stats')",
-				       cli_show(argv[p.next], show));
-	a->worker = n;
-	if (cli_parse_uint(argv[p.next + 1], 0, RLB_WEIGHT_MAX, &n))
+	if (cli_operands_at_most(&p, 2) || cli_parse_worker(CMD, argv[first], &a->worker))
+		return -EINVAL;
+	if (cli_parse_uint(argv[first + 1], 0, RLB_WEIGHT_MAX, &n))
 		return cli_usage_error(CMD, "bad weight '%s': give 0 to %d",
-				       cli_show(argv[p.next + 1], show), RLB_WEIGHT_MAX);
+				       cli_show(argv[first + 1], show), RLB_WEIGHT_MAX);
 	a->weight = n;
-	return cli_target_finish(&a->target, &p);
+	return cli_target_finish(&a->common.target, &p);
 }
 
 int cmd_weight(int argc, char **argv)
@@ -104,12 +81,12 @@ int cmd_weight(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a))
 		return CLI_EXIT_USAGE;
-	if (a.help) {
+	if (a.common.help) {
 		fputs(usage, stdout);
 		return CLI_EXIT_OK;
 	}
-	cli_libbpf_verbose(a.verbose);
-	ret = cli_target_open(&a.target, CMD, &ctl);
+	cli_libbpf_verbose(a.common.verbose);
+	ret = cli_target_open(&a.common.target, CMD, &ctl);
 	if (ret)
 		return ret;
 	err = rlb_ctl_read(ctl, &st);
@@ -120,8 +97,8 @@ int cmd_weight(int argc, char **argv)
 	if (err) {
 		ret = cli_lib_error(CMD, err);
 	} else {
-		printf("group %s: worker %u weight %u (was %u)", a.target.group, a.worker, a.weight,
-		       before);
+		printf("group %s: worker %u weight %u (was %u)", a.common.target.group, a.worker,
+		       a.weight, before);
 		if (st.policy != RLB_POLICY_WEIGHTED)
 			printf("; the group's policy is %s: weights count under weighted",
 			       rlb_policy_name(st.policy));

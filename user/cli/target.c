@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * What the group commands (stats, policy, weight, drain, undrain, list) share: reading the
- * command line with getopt_long, the group named by -p PORT [--udp] or --name GROUP, and
- * errors as one line on stderr with the exit status they call for.
+ * command line with getopt_long (probe's too), the group named by -p PORT [--udp] or --name
+ * GROUP, a WORKER operand, and errors as one line on stderr with the exit status they call for.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,6 +203,62 @@ int cli_target_finish(struct cli_target *t, const struct cli_parser *p)
 		snprintf(t->group, sizeof(t->group), "%s", t->name);
 	else
 		cli_target_group(t->port, t->udp, t->group, sizeof(t->group));
+	return 0;
+}
+
+int cli_options(struct cli_parser *p, struct cli_common *c, cli_option_fn *own, void *args)
+{
+	const char *val;
+	int opt, err;
+
+	while (!(err = cli_next_option(p, &opt, &val))) {
+		err = cli_target_option(&c->target, p, opt, val);
+		if (err < 0)
+			return err;
+		if (err == 0)
+			continue;
+		switch (opt) {
+		case CLI_OPT_JSON:
+			c->json = true;
+			break;
+		case 'v':
+			c->verbose = true;
+			break;
+		case 'h':
+			/* what follows is not read: -h on a wrong command line still helps */
+			c->help = true;
+			return 0;
+		default:
+			err = own ? own(args, p, opt, val) : 0;
+			if (err)
+				return err;
+		}
+	}
+	return err < 0 ? err : p->next;
+}
+
+int cli_operands_at_most(const struct cli_parser *p, int max)
+{
+	char show[CLI_SHOW_MAX + 4];
+
+	if (p->argc - p->next <= max)
+		return 0;
+	return cli_usage_error(p->cmd, "unexpected argument '%s'",
+			       cli_show(p->argv[p->next + max], show));
+}
+
+int cli_parse_worker(const char *cmd, const char *s, unsigned int *out)
+{
+	char show[CLI_SHOW_MAX + 4];
+	unsigned long n;
+
+	/* the group's own range is checked by the library, which knows how many workers it has */
+	if (cli_parse_uint(s, 0, UINT_MAX, &n))
+		return cli_usage_error(cmd,
+				       "bad worker '%s': give a worker id, 0 or more (see "
+				       "'reuselb stats')",
+				       cli_show(s, show));
+	*out = n;
 	return 0;
 }
 
