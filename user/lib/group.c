@@ -427,7 +427,7 @@ void rlb_group_close(struct rlb_group *g)
 					       &unused, sizeof(unused));
 		close(g->fds[i]);
 	}
-	if (g->handed_over) {
+	if (g->handed_over && g->lock_fd >= 0) {
 		close(g->lock_fd);
 		g->lock_fd = -1;
 	}
