@@ -805,3 +805,269 @@ int rlbt_udp_worker(struct rlb_group *g, int timeout_ms)
 	}
 	return worker;
 }
+
+/* ---- additions: servers that exit by themselves, their stderr, the load client ---- */
+
+#include <inttypes.h>
+
+int rlbt_serve_start_err(const char *const argv[], int err_fd, struct rlbt_server *s)
+{
+	const char *bin = getenv("REUSELB");
+	const char *args[64];
+	int pipefd[2], argc = 0, err;
+	long deadline;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = -1;
+	s->out_fd = -1;
+	if (!bin || !*bin) {
+		fprintf(stderr, "REUSELB is not set: run the test through ctest\n");
+		return -ENOENT;
+	}
+	args[argc++] = bin;
+	for (int i = 0; argv[i] && argc < 63; i++)
+		args[argc++] = argv[i];
+	args[argc] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	s->pid = fork();
+	if (s->pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0 ||
+		    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
+			_exit(127);
+		execv(bin, (char *const *)args);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	s->out_fd = pipefd[0];
+	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+
+	deadline = now_ms() + RLBT_TIMEOUT_MS;
+	while (!find_ready(s)) {
+		struct pollfd pfd = { .fd = s->out_fd, .events = POLLIN };
+		long left = deadline - now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+			fprintf(stderr, "%s printed no ready line within %d ms\n", bin,
+				RLBT_TIMEOUT_MS);
+			err = -ETIMEDOUT;
+			goto fail;
+		}
+		r = read_output(s);
+		if (r == 0) {
+			fprintf(stderr, "%s closed its stdout before the ready line\n", bin);
+			err = -EPIPE;
+			goto fail;
+		}
+		if (r < 0 && r != -EAGAIN) {
+			err = r;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	kill_and_reap(s);
+	close(s->out_fd);
+	s->out_fd = -1;
+	return err;
+}
+
+int rlbt_serve_wait(struct rlbt_server *s, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	bool out_open = s->out_fd >= 0;
+	int pidfd, status, ret = -ETIMEDOUT;
+
+	if (s->pid <= 0)
+		return -ESRCH;
+	pidfd = syscall(SYS_pidfd_open, s->pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	while (s->pid > 0 || out_open) {
+		struct pollfd pfd[2] = {
+			{ .fd = s->pid > 0 ? pidfd : -1, .events = POLLIN },
+			{ .fd = out_open ? s->out_fd : -1, .events = POLLIN },
+		};
+		long left = deadline - now_ms();
+
+		if (left <= 0 || poll(pfd, 2, left) <= 0)
+			break;
+		if (pfd[1].revents) {
+			ssize_t r = read_output(s);
+
+			if (r == 0 || (r < 0 && r != -EAGAIN))
+				out_open = false;
+		}
+		if (pfd[0].revents && waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = -1;
+			if (WIFEXITED(status))
+				ret = WEXITSTATUS(status);
+			else if (WIFSIGNALED(status))
+				ret = 128 + WTERMSIG(status);
+		}
+	}
+	if (s->pid > 0) {
+		fprintf(stderr, "server %d did not exit within %d ms: killed\n", s->pid, timeout_ms);
+		ret = kill_and_reap(s);
+	}
+	close(pidfd);
+	return ret;
+}
+
+int rlbt_load_start(const char *const argv[], struct rlbt_load *l)
+{
+	const char *dir = getenv("RLB_BIN_DIR");
+	char bin[4096];
+	const char *args[64];
+	int pipefd[2], argc = 0, err;
+
+	l->pid = -1;
+	l->out_fd = -1;
+	if (!dir || !*dir) {
+		fprintf(stderr, "RLB_BIN_DIR is not set: run the test through ctest\n");
+		return -ENOENT;
+	}
+	snprintf(bin, sizeof(bin), "%s/rlbload", dir);
+	args[argc++] = bin;
+	for (int i = 0; argv[i] && argc < 63; i++)
+		args[argc++] = argv[i];
+	args[argc] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	l->pid = fork();
+	if (l->pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (l->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execv(bin, (char *const *)args);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	l->out_fd = pipefd[0];
+	return 0;
+}
+
+int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt_load_result *r)
+{
+	long deadline = now_ms() + timeout_ms;
+	char out[4096];
+	size_t len = 0;
+	const char *p;
+	int status, ret = -ETIMEDOUT;
+
+	memset(r, 0, sizeof(*r));
+	if (l->pid <= 0)
+		return -ESRCH;
+	if (stop)
+		kill(l->pid, SIGINT);
+	/* its one line, then end of file when it exits */
+	fcntl(l->out_fd, F_SETFL, O_NONBLOCK);
+	while (len < sizeof(out) - 1) {
+		struct pollfd pfd = { .fd = l->out_fd, .events = POLLIN };
+		long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		n = read(l->out_fd, out + len, sizeof(out) - 1 - len);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	out[len] = '\0';
+	if (now_ms() >= deadline) {
+		fprintf(stderr, "rlbload %d did not finish within %d ms: killed\n", l->pid,
+			timeout_ms);
+		kill(l->pid, SIGKILL);
+	}
+	if (waitpid(l->pid, &status, 0) == l->pid && WIFEXITED(status) && now_ms() < deadline)
+		ret = WEXITSTATUS(status);
+	l->pid = -1;
+	close(l->out_fd);
+	l->out_fd = -1;
+	fputs(out, stdout);
+	p = strstr(out, "rlbload: ");
+	if (!p || sscanf(p, "rlbload: %" SCNu64 " connections in %lf s, %lf/s", &r->total,
+			 &r->seconds, &r->rate) != 3)
+		return ret < 0 ? ret : -EPROTO;
+	p = strstr(p, ": ok ");
+	if (!p || sscanf(p,
+			 ": ok %" SCNu64 " refused %" SCNu64 " reset %" SCNu64 " timeout %" SCNu64
+			 " bad %" SCNu64 " error %" SCNu64,
+			 &r->ok, &r->refused, &r->reset, &r->timeout, &r->bad, &r->error) != 6)
+		return ret < 0 ? ret : -EPROTO;
+	return ret;
+}
+
+int rlbt_group_totals(const char *name, struct rlbt_totals *t)
+{
+	struct rlb_group_stats st;
+	struct rlb_ctl *ctl;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	err = rlb_ctl_open(name, &ctl);
+	if (err)
+		return err;
+	err = rlb_ctl_read(ctl, &st);
+	rlb_ctl_close(ctl);
+	if (err)
+		return err;
+	t->base = st.base;
+	for (unsigned int i = 0; i < st.nr_workers; i++) {
+		t->steered += st.workers[i].steered;
+		t->migrated += st.workers[i].migrated;
+		t->accepted += st.workers[i].accepted;
+		t->active += st.workers[i].active;
+		t->busy += st.workers[i].busy;
+	}
+	return 0;
+}
+
+int rlbt_group_owner(const char *name)
+{
+	static char names[256][RLB_NAME_MAX + 1];
+	int pids[256], n = rlb_list_groups(names, pids, 256);
+
+	for (int i = 0; i < n && i < 256; i++) {
+		if (!strcmp(names[i], name))
+			return pids[i];
+	}
+	return 0;
+}
+
+bool rlbt_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+	const struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
+	long deadline = now_ms() + timeout_ms;
+
+	/* polls the condition itself: the pause only spaces the looks, bounded by the deadline */
+	while (!cond(arg)) {
+		if (now_ms() >= deadline)
+			return false;
+		nanosleep(&pause, NULL);
+	}
+	return true;
+}

@@ -158,4 +158,49 @@ int rlbt_group_map_fd(const struct rlb_group *g, const char *name);
  */
 int rlbt_udp_worker(struct rlb_group *g, int timeout_ms);
 
+/* rlbt_serve_start with the server's stderr written to err_fd (-1: the test's own). */
+int rlbt_serve_start_err(const char *const argv[], int err_fd, struct rlbt_server *s);
+
+/*
+ * Waits up to timeout_ms for the server to exit by itself (after a handover, a signal sent by
+ * the test), collecting its stdout. Returns the exit status, 128 + signal, or -ETIMEDOUT when
+ * it had to be killed.
+ */
+int rlbt_serve_wait(struct rlbt_server *s, int timeout_ms);
+
+/* The load client $RLB_BIN_DIR/rlbload, running. */
+struct rlbt_load {
+	pid_t pid;
+	int out_fd; /* read end of its stdout */
+};
+
+/* Its summary line, parsed. */
+struct rlbt_load_result {
+	uint64_t total, ok, refused, reset, timeout, bad, error;
+	double seconds, rate;
+};
+
+/* Starts rlbload with argv (without argv[0], NULL-terminated). Returns 0 or -errno. */
+int rlbt_load_start(const char *const argv[], struct rlbt_load *l);
+
+/*
+ * With stop, SIGINT first (it starts nothing new and finishes what is under way); then waits
+ * up to timeout_ms for its summary and exit (else kills it). Returns its exit status (0: every
+ * connection answered), -EPROTO for no summary, or -ETIMEDOUT.
+ */
+int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt_load_result *r);
+
+/* Sums over the workers of a live group's serving generation, read through its pins. */
+struct rlbt_totals {
+	uint64_t steered, migrated, accepted, active, busy;
+	unsigned int base;
+};
+int rlbt_group_totals(const char *name, struct rlbt_totals *t);
+
+/* The pid that holds the group's pins (rlb_list_groups): 0 if none, -1 if unknown. */
+int rlbt_group_owner(const char *name);
+
+/* Polls cond(arg) until it holds or timeout_ms pass; returns whether it held. */
+bool rlbt_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
 #endif

@@ -1,27 +1,28 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * reuselb serve: opens a steered SO_REUSEPORT group and serves it, one worker thread per
- * socket, until SIGINT or SIGTERM.
+ * reuselb serve: the command line and its help. The process itself (group, workers, metrics,
+ * signals, handover) is user/server/serve.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "server/serve.h"
 
 #define MAX_CONNS_LIMIT 1000000
 #define IDLE_TIMEOUT_LIMIT 86400
+#define SECONDS_LIMIT 86400
 
 static const char usage[] =
     "Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
-    "                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS] [-v]\n"
+    "                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
+    "                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
+    "                     [--takeover] [--grace SECS] [-v]\n"
     "\n"
     "Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
     "program that picks the worker of each new connection (or datagram).\n"
@@ -38,6 +39,22 @@ static const char usage[] =
     "                           (tcp; default %d)\n"
     "      --idle-timeout=SECS  close connections idle that long, 0 never\n"
     "                           (tcp; default %d)\n"
+    "      --name=GROUP         name of the group for its pins and the other commands:\n"
+    "                           letters, digits, '.', '_', '-' (default tcp-PORT or\n"
+    "                           udp-PORT)\n"
+    "      --flow-timeout=SECS  udp: a flow stays on the worker that had it until it has\n"
+    "                           been quiet this long, 1 to %d (default %d); after a\n"
+    "                           handover, the old instance leaves once its flows are\n"
+    "                           this quiet\n"
+    "      --metrics=ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+    "                           (IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
+    "                           given\n"
+    "      --takeover           take over the live group of the same name and port from\n"
+    "                           the instance serving it (a rolling restart); with none\n"
+    "                           live, just serve it\n"
+    "      --grace=SECS         once a successor has taken over: finish the open\n"
+    "                           connections (udp: the old flows) for at most this long,\n"
+    "                           0 to %d (default %d)\n"
     "  -v, --verbose            show libbpf's own messages\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -55,15 +72,53 @@ static const char usage_modes[] =
     "  id    sends \"worker ID\" and closes (with --udp: answers each datagram)\n"
     "\n"
     "Output:\n"
-    "  Once serving, one line on stdout (\"udp\" with --udp; \"program id none\"\n"
-    "  under the kernel policy):\n"
+    "  Once serving, a line on stderr with what the kernel offers and, for what it\n"
+    "  lacks, what is given up (not under the kernel policy, which needs no BPF):\n"
+    "    reuselb: kernel features: uses sk_reuseport migrate ...; missing none\n"
+    "  With --takeover, on stderr: \"reuselb: took over group NAME from pid N\" (or\n"
+    "  that there was none to take over), and later \"reuselb: pid N has exited:\n"
+    "  group NAME is ours\". With --metrics, on stdout:\n"
+    "    reuselb: metrics at http://ADDR:PORT/metrics\n"
+    "  then one line on stdout (\"udp\" with --udp; \"program id none\" under the\n"
+    "  kernel policy):\n"
     "    reuselb: serving tcp ADDR port PORT, N workers, policy NAME, program id ID\n"
-    "  On SIGINT or SIGTERM, one line per worker, then the group is closed:\n"
+    "  After a handover, on stdout:\n"
+    "    reuselb: handed over group NAME to pid N; M connections cut at the grace deadline\n"
+    "    (with --udp: ...; its flows went quiet, or: flows still came at the grace deadline)\n"
+    "  On exit, one line per worker, then the group is closed:\n"
     "    worker ID: accepted N, requests N     (with --udp: worker ID: datagrams N)\n"
     "\n"
+    "Metrics (--metrics):\n"
+    "  Per worker: reuselb_steered_total, reuselb_fallback_total, reuselb_migrated_total\n"
+    "  (from the program), reuselb_accepted_total, reuselb_active_connections,\n"
+    "  reuselb_worker_draining; per group: reuselb_unsteered_total and\n"
+    "  reuselb_policy_info{policy=\"NAME\"} 1. Under the kernel policy there is no\n"
+    "  program: only accepted, active (the workers' own counts) and the policy info.\n"
+    "  Other paths answer 404. The endpoint closes when the group is handed over:\n"
+    "  the successor, given the same --metrics, serves it from then on.\n"
+    "\n"
+    "Rolling restart (--takeover):\n"
+    "  The new instance joins the live group (same --name, or same -p and --udp),\n"
+    "  attaches its program and takes every new connection from then on; it then\n"
+    "  signals the old one (SIGUSR2). The old one hands over: each worker closes its\n"
+    "  listener, whose queued connections the kernel moves to the new instance (with\n"
+    "  a migrate-capable kernel), finishes its open connections (HTTP ends\n"
+    "  keep-alive), and exits 0 once they are done or --grace has passed. A UDP\n"
+    "  instance goes on answering the flows it had until they have been quiet for\n"
+    "  --flow-timeout or --grace has passed. SIGINT or SIGTERM still stop at once.\n"
+    "  A SIGUSR2 with no successor in the group is ignored.\n"
+    "  With systemd, a template unit and one command per restart, e.g.:\n"
+    "    # /etc/systemd/system/reuselb-web@.service\n"
+    "    [Service]\n"
+    "    ExecStart=/usr/sbin/reuselb serve -p 8080 --name web --takeover --grace 30\n"
+    "    KillMode=mixed\n"
+    "    TimeoutStopSec=40\n"
+    "  then: systemctl start reuselb-web@b    # @a hands over to @b and exits 0\n"
+    "        (next time: systemctl start reuselb-web@a)\n"
+    "\n"
     "Exit status:\n"
-    "  0 stopped by SIGINT or SIGTERM; 1 failure (opening the group, or a worker);\n"
-    "  2 usage error\n"
+    "  0 stopped by SIGINT or SIGTERM, or after a handover; 1 failure (opening the\n"
+    "  group, or a worker); 2 usage error\n"
     "\n"
     "EXAMPLES:\n"
     "  reuselb serve -p 8080 -w 4 --policy round-robin --mode http\n"
@@ -74,7 +129,12 @@ static const char usage_modes[] =
     "  reuselb serve -p 5300 --udp --mode echo --policy source-ip\n"
     "                      # each client address always reaches the same worker\n"
     "  reuselb serve -p 8080 --policy kernel\n"
-    "                      # no BPF at all: the kernel's own hash, as a baseline\n";
+    "                      # no BPF at all: the kernel's own hash, as a baseline\n"
+    "  reuselb serve -p 8080 --name web --metrics 127.0.0.1:9464\n"
+    "                      # then: curl -s 127.0.0.1:9464/metrics\n"
+    "  reuselb serve -p 8080 --name web --takeover --metrics 127.0.0.1:9464\n"
+    "                      # replaces the running instance without dropping a\n"
+    "                      # connection\n";
 
 static const char *policy_help(enum rlb_policy policy)
 {
@@ -108,7 +168,8 @@ static const char *policy_help(enum rlb_policy policy)
 static void print_help(void)
 {
 	printf(usage, RLB_MAX_WORKERS, RLB_MAX_WORKERS, SERVER_MAX_CONNS_DEFAULT,
-	       SERVER_IDLE_TIMEOUT_DEFAULT);
+	       SERVER_IDLE_TIMEOUT_DEFAULT, SECONDS_LIMIT, RLB_FLOW_TIMEOUT_DEFAULT, SECONDS_LIMIT,
+	       SERVE_GRACE_DEFAULT);
 	printf("Policies:\n");
 	for (int p = 0; p < RLB_POLICY__COUNT; p++)
 		printf("  %-12s %s\n", rlb_policy_name(p), policy_help(p));
@@ -122,6 +183,11 @@ enum {
 	OPT_UDP,
 	OPT_MAX_CONNS,
 	OPT_IDLE_TIMEOUT,
+	OPT_NAME,
+	OPT_FLOW_TIMEOUT,
+	OPT_METRICS,
+	OPT_TAKEOVER,
+	OPT_GRACE,
 	OPT__END,
 };
 
@@ -135,6 +201,11 @@ static const struct option options[] = {
     {"backlog", required_argument, NULL, 'b'},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"flow-timeout", required_argument, NULL, OPT_FLOW_TIMEOUT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"takeover", no_argument, NULL, OPT_TAKEOVER},
+    {"grace", required_argument, NULL, OPT_GRACE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {},
@@ -147,6 +218,9 @@ struct serve_args {
 	struct cli_addr addr;
 	struct rlb_group_opts group;
 	struct server_opts server;
+	struct cli_addr metrics_addr; /* --metrics, when given[OPT_METRICS] */
+	uint16_t metrics_port;
+	unsigned int grace_s;
 	bool help;
 	bool given[OPT__END];
 };
@@ -170,6 +244,52 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	va_end(ap);
 	fputs("; see 'reuselb serve --help'\n", stderr);
 	return -EINVAL;
+}
+
+/*
+ * The rule of the library's pins (letters, digits, '.', '_', '-'; no leading '.'), checked here
+ * so that a bad name is a usage error that costs nothing.
+ */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > RLB_NAME_MAX || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* "IPV4:PORT" or "[IPV6]:PORT"; a bare IPv6 address would leave the port ambiguous. */
+static int parse_host_port(const char *s, struct cli_addr *addr, uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	bool bracketed = s[0] == '[';
+	size_t len;
+
+	if (!colon || colon == s)
+		return -EINVAL;
+	len = colon - s;
+	if (bracketed) {
+		if (len < 3 || s[len - 1] != ']')
+			return -EINVAL;
+		s++;
+		len -= 2;
+	}
+	if (len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (cli_parse_addr(host, addr) || cli_parse_port(colon + 1, true, port))
+		return -EINVAL;
+	/* brackets exactly for IPv6 */
+	if ((addr->family == AF_INET6) != bracketed)
+		return -EINVAL;
+	return 0;
 }
 
 static unsigned int default_workers(void)
@@ -231,6 +351,34 @@ static int parse_option(struct serve_args *a, int opt, const char *val)
 					   val, IDLE_TIMEOUT_LIMIT);
 		a->server.idle_timeout_s = n;
 		break;
+	case OPT_NAME:
+		if (!valid_name(val))
+			return usage_error("bad group name '%s': use 1 to %d letters, digits, '.', "
+					   "'_' or '-', not starting with '.'",
+					   val, RLB_NAME_MAX);
+		a->group.name = val;
+		break;
+	case OPT_FLOW_TIMEOUT:
+		if (cli_parse_uint(val, 1, SECONDS_LIMIT, &n))
+			return usage_error("bad --flow-timeout '%s': give 1 to %d seconds", val,
+					   SECONDS_LIMIT);
+		a->group.flow_timeout = n;
+		break;
+	case OPT_METRICS:
+		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
+			return usage_error("bad --metrics '%s': give ADDR:PORT, e.g. 127.0.0.1:9464 "
+					   "or [::1]:9464",
+					   val);
+		break;
+	case OPT_TAKEOVER:
+		a->group.takeover = true;
+		break;
+	case OPT_GRACE:
+		if (cli_parse_uint(val, 0, SECONDS_LIMIT, &n))
+			return usage_error("bad --grace '%s': give 0 to %d seconds", val,
+					   SECONDS_LIMIT);
+		a->grace_s = n;
+		break;
 	case 'v':
 		a->group.verbose = true;
 		break;
@@ -254,6 +402,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	a->server.mode = SERVER_MODE_HTTP;
 	a->server.max_conns = SERVER_MAX_CONNS_DEFAULT;
 	a->server.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT;
+	a->grace_s = SERVE_GRACE_DEFAULT;
 
 	/* optind = 0 restarts glibc's getopt, for callers that parse more than one command line */
 	optind = 0;
@@ -290,6 +439,13 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 			return usage_error("--%s applies to tcp only, not with --udp",
 					   option_name(tcp_only[i]));
 	}
+	if (a->given[OPT_FLOW_TIMEOUT] && !a->group.udp)
+		return usage_error("--flow-timeout applies to udp only: add --udp or drop it");
+	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
+		return usage_error("--takeover needs a steering program: the kernel policy has none");
+	if (a->group.takeover && !a->group.name && !a->group.port)
+		return usage_error("--takeover needs the group: give --name or a fixed --port, "
+				   "not 0");
 	a->group.addr = a->addr.text;
 	/* so that bpftool and the other reuselb commands find the running group */
 	a->group.pin = true;
@@ -297,107 +453,22 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	return 0;
 }
 
-/* Returns when a stop signal is pending or a worker has failed. */
-static int wait_for_stop(int sigfd, int failfd)
+/* What the command line asks of the process. */
+static void to_config(const struct serve_args *a, struct serve_config *cfg)
 {
-	struct pollfd fds[] = {
-	    {.fd = sigfd, .events = POLLIN},
-	    {.fd = failfd, .events = POLLIN},
-	};
-
-	while (poll(fds, 2, -1) < 0) {
-		if (errno != EINTR)
-			return -errno;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->group = a->group;
+	cfg->server = a->server;
+	cfg->grace_s = a->grace_s;
+	if (a->given[OPT_METRICS]) {
+		cfg->metrics_addr = a->metrics_addr.text;
+		cfg->metrics_port = a->metrics_port;
 	}
-	return 0;
-}
-
-/* Prints each worker's totals; returns the exit status that their errors call for. */
-static int report(const struct server *s, unsigned int nr_workers, bool udp)
-{
-	int ret = CLI_EXIT_OK;
-
-	for (unsigned int i = 0; i < nr_workers; i++) {
-		struct server_worker_stats st;
-
-		server_worker_stats(s, i, &st);
-		if (udp)
-			printf("worker %u: datagrams %" PRIu64 "\n", i, st.requests);
-		else
-			printf("worker %u: accepted %" PRIu64 ", requests %" PRIu64 "\n", i,
-			       st.accepted, st.requests);
-		if (st.err) {
-			fprintf(stderr, "reuselb: worker %u stopped early: %s: %s\n", i, st.what,
-				strerror(-st.err));
-			ret = CLI_EXIT_FAILURE;
-		}
-	}
-	return ret;
-}
-
-static int serve(struct serve_args *a)
-{
-	struct rlb_group *g = NULL;
-	struct server *s = NULL;
-	int sigfd, err, ret = CLI_EXIT_FAILURE;
-	uint32_t prog_id;
-	sigset_t sigs;
-
-	/*
-	 * Before any thread exists, so that all of them inherit the mask and the signals wait in
-	 * the signalfd; a SIGTERM during the program load then stops us cleanly, too. A peer that
-	 * goes away shows up as EPIPE from send(), not as SIGPIPE.
-	 */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sigfd < 0) {
-		fprintf(stderr, "reuselb: cannot create a signalfd: %s\n", strerror(errno));
-		return CLI_EXIT_FAILURE;
-	}
-
-	err = rlb_group_open(&a->group, &g);
-	if (err) {
-		fprintf(stderr, "reuselb: %s\n", rlb_last_error());
-		fputs(rlb_verifier_log(), stderr);
-		goto out;
-	}
-	a->server.group = g;
-	err = server_start(&a->server, &s);
-	if (err) {
-		fprintf(stderr, "reuselb: cannot start the workers: %s\n", strerror(-err));
-		goto out;
-	}
-
-	printf("reuselb: serving %s %s port %u, %u workers, policy %s, program id ",
-	       a->group.udp ? "udp" : "tcp", a->addr.text, rlb_group_port(g),
-	       rlb_group_nr_workers(g), rlb_policy_name(rlb_group_policy(g)));
-	prog_id = rlb_group_prog_id(g);
-	if (prog_id)
-		printf("%u\n", prog_id);
-	else
-		printf("none\n");
-	fflush(stdout);
-
-	err = wait_for_stop(sigfd, server_failure_fd(s));
-	server_stop(s);
-	ret = report(s, rlb_group_nr_workers(g), a->group.udp);
-	if (err) {
-		fprintf(stderr, "reuselb: cannot wait for signals: %s\n", strerror(-err));
-		ret = CLI_EXIT_FAILURE;
-	}
-out:
-	server_free(s);
-	rlb_group_close(g);
-	close(sigfd);
-	return ret;
 }
 
 int cmd_serve(int argc, char **argv)
 {
+	struct serve_config cfg;
 	struct serve_args a;
 
 	if (parse_args(argc, argv, &a))
@@ -406,5 +477,6 @@ int cmd_serve(int argc, char **argv)
 		print_help();
 		return CLI_EXIT_OK;
 	}
-	return serve(&a);
+	to_config(&a, &cfg);
+	return serve_run(&cfg) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }

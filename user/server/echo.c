@@ -13,5 +13,5 @@ void echo_on_input(struct worker *w, struct conn *c)
 	memcpy(c->out + c->out_len, c->in + c->in_off, n);
 	c->out_len += n;
 	c->in_off += n;
-	w->requests++;
+	worker_bump(&w->requests);
 }

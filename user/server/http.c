@@ -31,7 +31,8 @@ static void answer(struct worker *w, struct conn *c, int status, bool keep_alive
 
 	if (n > 0)
 		c->out_len += n;
-	w->requests++;
+	worker_bump(&w->requests);
+	c->answered = true;
 	if (!keep_alive)
 		c->closing = true;
 }
@@ -64,7 +65,8 @@ void http_on_input(struct worker *w, struct conn *c)
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			burn(req.burn_us);
-		answer(w, c, 200, req.keep_alive, req.head);
+		/* after a handover, each connection ends with its next answer */
+		answer(w, c, 200, req.keep_alive && !w->handed_over, req.head);
 		rlb_worker_busy(w->group, w->id, -1);
 	}
 }

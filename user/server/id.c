@@ -20,7 +20,7 @@ void id_on_accept(struct worker *w, int fd)
 
 	/* a new connection's send buffer always has room for one short line */
 	if (send(fd, line, len, MSG_NOSIGNAL) == (ssize_t)len)
-		w->requests++;
+		worker_bump(&w->requests);
 	/*
 	 * close() with unread input sends a reset, which can destroy the line on its way: read what
 	 * the peer has sent so far (the socket is non-blocking), a bounded amount.

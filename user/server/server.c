@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #include "server/worker.h"
 
@@ -12,6 +13,7 @@ struct server {
 	/* in every worker's epoll set: written once and never read, so that all of them see it */
 	int stopfd;
 	int failfd; /* written by a worker that failed, polled by the caller */
+	int idlefd; /* written by a worker that has closed its socket and its last connection */
 	unsigned int nr_workers;
 	unsigned int nr_ready;	 /* workers[0 .. nr_ready) have been through worker_init() */
 	unsigned int nr_started; /* and workers[0 .. nr_started) have a thread */
@@ -69,14 +71,18 @@ int server_start(const struct server_opts *opts, struct server **out)
 		return -ENOMEM;
 	s->nr_workers = n;
 	s->failfd = -1;
+	s->idlefd = -1;
 	s->stopfd = eventfd(0, EFD_CLOEXEC);
 	if (s->stopfd < 0)
 		goto fail_errno;
 	s->failfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->failfd < 0)
 		goto fail_errno;
+	s->idlefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->idlefd < 0)
+		goto fail_errno;
 	for (unsigned int i = 0; i < n; i++) {
-		err = worker_init(&s->workers[i], opts, i, s->stopfd, s->failfd);
+		err = worker_init(&s->workers[i], opts, i, s->stopfd, s->failfd, s->idlefd);
 		/* counted even when it failed: worker_init() leaves what worker_fini() undoes */
 		s->nr_ready++;
 		if (err)
@@ -100,9 +106,81 @@ fail:
 	return err;
 }
 
+unsigned int server_nr_workers(const struct server *s)
+{
+	return s->nr_workers;
+}
+
 int server_failure_fd(const struct server *s)
 {
 	return s->failfd;
+}
+
+int server_close_worker(struct server *s, unsigned int worker)
+{
+	if (worker >= s->nr_started)
+		return -EINVAL;
+	worker_request(&s->workers[worker], WORKER_CTL_CLOSE);
+	return 0;
+}
+
+void server_handover(struct server *s)
+{
+	for (unsigned int i = 0; i < s->nr_started; i++)
+		worker_request(&s->workers[i], WORKER_CTL_HANDOVER);
+}
+
+int server_idle_fd(const struct server *s)
+{
+	return s->idlefd;
+}
+
+bool server_worker_done(const struct server *s, unsigned int worker)
+{
+	const struct worker *w = &s->workers[worker];
+
+	return __atomic_load_n(&w->closed, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&w->nr_conns, __ATOMIC_RELAXED);
+}
+
+bool server_drained(const struct server *s)
+{
+	for (unsigned int i = 0; i < s->nr_workers; i++) {
+		if (!server_worker_done(s, i))
+			return false;
+	}
+	return true;
+}
+
+uint64_t server_last_datagram_ms(const struct server *s)
+{
+	uint64_t last = 0;
+
+	for (unsigned int i = 0; i < s->nr_workers; i++) {
+		uint64_t t = __atomic_load_n(&s->workers[i].last_rx_ms, __ATOMIC_RELAXED);
+
+		if (t > last)
+			last = t;
+	}
+	return last;
+}
+
+uint64_t server_now_ms(void)
+{
+	struct timespec ts;
+
+	/* the workers' clock (worker.c) */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+void server_worker_live(const struct server *s, unsigned int worker, uint64_t *accepted,
+			uint64_t *active)
+{
+	const struct worker *w = &s->workers[worker];
+
+	*accepted = __atomic_load_n(&w->accepted, __ATOMIC_RELAXED);
+	*active = __atomic_load_n(&w->nr_conns, __ATOMIC_RELAXED);
 }
 
 void server_stop(struct server *s)
@@ -125,6 +203,7 @@ void server_worker_stats(const struct server *s, unsigned int worker,
 
 	out->accepted = w->accepted;
 	out->requests = w->requests;
+	out->cut = w->cut;
 	out->err = w->err;
 	out->what = w->what;
 }
@@ -137,6 +216,8 @@ void server_free(struct server *s)
 		worker_fini(&s->workers[i]);
 	if (s->failfd >= 0)
 		close(s->failfd);
+	if (s->idlefd >= 0)
+		close(s->idlefd);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
 	free(s);

@@ -34,8 +34,44 @@ struct server;
 /* Sets up every worker's epoll set, then starts the threads with the caller's signal mask. */
 int server_start(const struct server_opts *opts, struct server **out);
 
+unsigned int server_nr_workers(const struct server *s);
+
 /* Readable once a worker has failed and stopped: the caller should stop the server. */
 int server_failure_fd(const struct server *s);
+
+/*
+ * Asks a worker to close its socket from its own thread (so that no descriptor is closed
+ * under a thread that uses it); the group's program then sends its share elsewhere, and a
+ * TCP listener's queue migrates to the live listeners. Returns at once: see
+ * server_worker_done().
+ */
+int server_close_worker(struct server *s, unsigned int worker);
+
+/*
+ * Rolling restart, after rlb_group_handover(): TCP workers close their listeners (the queues
+ * migrate to the successor) and finish the connections they have, HTTP ones ending keep-alive;
+ * UDP workers go on answering the old flows that still come, until server_stop().
+ */
+void server_handover(struct server *s);
+
+/* Readable (an eventfd) whenever a worker has closed its socket and its last connection. */
+int server_idle_fd(const struct server *s);
+
+/* This worker's socket is closed and no connection is left. */
+bool server_worker_done(const struct server *s, unsigned int worker);
+
+/* Every worker's socket is closed and no connection is left. */
+bool server_drained(const struct server *s);
+
+/* UDP: CLOCK_MONOTONIC milliseconds of the latest datagram any worker received, 0 if none. */
+uint64_t server_last_datagram_ms(const struct server *s);
+
+/* The current time on the clock that server_last_datagram_ms() uses. */
+uint64_t server_now_ms(void);
+
+/* Figures of a running worker, read live (for metrics): accepted and open connections. */
+void server_worker_live(const struct server *s, unsigned int worker, uint64_t *accepted,
+			uint64_t *active);
 
 /* Tells every worker to stop, waits for them, and closes their connections. */
 void server_stop(struct server *s);
@@ -43,6 +79,7 @@ void server_stop(struct server *s);
 struct server_worker_stats {
 	uint64_t accepted; /* tcp: connections taken from the listener */
 	uint64_t requests; /* http responses, id replies, echo reads; udp: datagrams received */
+	uint64_t cut;	   /* connections still open (and not winding down) at the stop */
 	int err;	   /* 0, or the -errno that stopped this worker early */
 	const char *what;  /* the call that failed, when err is set */
 };

@@ -11,8 +11,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +28,10 @@
 /* how long the listener rests when we cannot accept even with the spare descriptor */
 #define PAUSE_MS 100
 
-/* epoll data: NULL is the stop eventfd, the worker itself its socket, anything else a conn */
+/*
+ * epoll data: NULL is the stop eventfd, the worker itself its socket, &w->ctlfd its control
+ * eventfd, anything else a conn
+ */
 
 static uint64_t now_ms(void)
 {
@@ -78,7 +83,7 @@ static void conn_touch(struct worker *w, struct conn *c)
 
 static void count_accepted(struct worker *w)
 {
-	w->accepted++;
+	worker_bump(&w->accepted);
 	rlb_worker_accepted(w->group, w->id);
 }
 
@@ -89,13 +94,18 @@ static void drop(struct worker *w, int fd)
 	rlb_worker_closed(w->group, w->id);
 }
 
+static void set_nr_conns(struct worker *w, unsigned int n)
+{
+	__atomic_store_n(&w->nr_conns, n, __ATOMIC_RELAXED);
+}
+
 static void conn_close(struct worker *w, struct conn *c)
 {
 	conn_unlink(w, c);
 	/* closing also takes it out of the epoll set: nobody else holds the file */
 	close(c->fd);
 	free(c);
-	w->nr_conns--;
+	set_nr_conns(w, w->nr_conns - 1);
 	rlb_worker_closed(w->group, w->id);
 }
 
@@ -128,7 +138,7 @@ static void conn_open(struct worker *w, int fd)
 		drop(w, fd);
 		return;
 	}
-	w->nr_conns++;
+	set_nr_conns(w, w->nr_conns + 1);
 	c->last_active_ms = w->now_ms;
 	conn_link_newest(w, c);
 }
@@ -147,11 +157,13 @@ static int listener_resume(struct worker *w)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
 
+	w->resume_ms = 0;
+	if (w->lfd < 0)
+		return 0;
 	if (w->spare_fd < 0)
 		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->lfd, &ev))
 		return fail(w, "epoll_ctl");
-	w->resume_ms = 0;
 	return 0;
 }
 
@@ -227,7 +239,8 @@ static int worker_datagrams(struct worker *w)
 				continue;
 			return fail(w, "recvfrom");
 		}
-		w->requests++;
+		worker_bump(&w->requests);
+		__atomic_store_n(&w->last_rx_ms, w->now_ms, __ATOMIC_RELAXED);
 		len = w->mode == SERVER_MODE_ID ? id_line(w, w->dgram, DGRAM_SIZE) : (size_t)n;
 		/* datagrams get lost anyway: an answer the socket cannot take now is dropped */
 		sendto(w->lfd, w->dgram, len, 0, (struct sockaddr *)&peer, peer_len);
@@ -271,7 +284,7 @@ static int conn_read(struct conn *c)
  * Lets the mode answer what it can and sends the answers, until it needs more input or the
  * peer stops taking output. The handler always starts with in[] at offset 0 and out[] empty.
  */
-static int conn_progress(struct worker *w, struct conn *c)
+static int conn_progress(struct worker *w, struct conn *c, bool *moved)
 {
 	uint32_t consumed;
 	int err;
@@ -282,6 +295,7 @@ static int conn_progress(struct worker *w, struct conn *c)
 		else
 			echo_on_input(w, c);
 		consumed = c->in_off;
+		*moved |= consumed > 0;
 		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
 		c->in_len -= c->in_off;
 		c->in_off = 0;
@@ -320,25 +334,141 @@ static bool conn_settle(struct worker *w, struct conn *c)
 	return true;
 }
 
+/*
+ * Only progress restarts a connection's idle clock: input the mode consumed (a whole request,
+ * echoed bytes, a body skipped) or output the peer took. Bytes of a request that never ends
+ * (slowloris) do not, so --idle-timeout closes such a connection too.
+ */
 static void conn_on_event(struct worker *w, struct conn *c)
 {
+	bool moved = false;
 	int err;
 
 	/* errors and hang-ups show up as the failure of the next send or recv */
 	if (c->events & EPOLLOUT) {
+		moved = true;
 		err = conn_flush(c);
 		if (!err && !c->out_len)
-			err = conn_progress(w, c);
+			err = conn_progress(w, c, &moved);
 	} else {
 		err = conn_read(c);
 		if (!err && !c->lingering)
-			err = conn_progress(w, c);
+			err = conn_progress(w, c, &moved);
 	}
 	if (err || !conn_settle(w, c)) {
 		conn_close(w, c);
 		return;
 	}
-	conn_touch(w, c);
+	if (moved)
+		conn_touch(w, c);
+}
+
+/*
+ * Closes the worker's socket from its own thread, so that no descriptor is closed under a
+ * thread that still polls it. A listener's queue then migrates to the live listeners (with a
+ * migrate program). Datagrams cannot move: a UDP socket answers what it holds first.
+ */
+static void close_socket(struct worker *w)
+{
+	if (w->lfd < 0)
+		return;
+	if (w->udp)
+		worker_datagrams(w);
+	if (rlb_group_close_worker(w->group, w->id)) {
+		fprintf(stderr,
+			"reuselb: worker %u cannot close its socket: %s; it goes on serving it\n",
+			w->id, rlb_last_error());
+		return;
+	}
+	w->lfd = -1;
+	w->resume_ms = 0;
+	__atomic_store_n(&w->closed, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * An HTTP connection between two requests: one answered, nothing of the next read, nothing to
+ * send. A new connection whose first request is still on its way is not idle: its client
+ * expects an answer.
+ */
+static bool conn_idle(const struct conn *c)
+{
+	return c->answered && !c->in_len && !c->out_len && !c->body_left && !c->closing;
+}
+
+/*
+ * HTTP after a handover: keep-alive ends, so that the clients come back through the
+ * successor; idle connections now, busy ones with their next answer (http.c).
+ */
+static void end_keepalive(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = w->oldest; c; c = next) {
+		next = c->next;
+		if (!conn_idle(c))
+			continue;
+		c->closing = true;
+		if (!conn_settle(w, c))
+			conn_close(w, c);
+	}
+}
+
+/*
+ * What the main thread asked for (WORKER_CTL_*), done before the other events of the batch:
+ * a listener that is to close must not accept its queue first, which the successor (or the
+ * live workers) would take at once. A handover closes a TCP listener; UDP sockets stay, since
+ * old flows still come until the main thread stops the worker. Returns the bits taken.
+ */
+static int worker_control(struct worker *w)
+{
+	uint64_t v;
+	ssize_t n;
+	int bits;
+
+	/* the eventfd only wakes us: the bits say what to do */
+	n = read(w->ctlfd, &v, sizeof(v));
+	(void)n;
+	bits = __atomic_exchange_n(&w->ctl, 0, __ATOMIC_ACQ_REL);
+	if (bits & WORKER_CTL_HANDOVER)
+		w->handed_over = true;
+	if ((bits & WORKER_CTL_CLOSE) || ((bits & WORKER_CTL_HANDOVER) && !w->udp))
+		close_socket(w);
+	return bits;
+}
+
+void worker_request(struct worker *w, int bits)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	__atomic_fetch_or(&w->ctl, bits, __ATOMIC_ACQ_REL);
+	/* a non-blocking eventfd write fails only on counter overflow: the wake-up is pending */
+	n = write(w->ctlfd, &one, sizeof(one));
+	(void)n;
+}
+
+/* Once the socket is closed and the last connection gone, the main thread may stop waiting. */
+static void tell_if_idle(struct worker *w)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (w->idle_told || !w->closed || w->nr_conns)
+		return;
+	w->idle_told = true;
+	n = write(w->idlefd, &one, sizeof(one));
+	(void)n;
+}
+
+/* Stopping: what is still open is cut, except connections already winding down. */
+static void worker_finish(struct worker *w)
+{
+	for (struct conn *c = w->oldest; c; c = c->next)
+		w->cut += !c->lingering;
+	while (w->oldest)
+		conn_close(w, w->oldest);
+	if (w->udp && w->handed_over)
+		close_socket(w);
 }
 
 static int worker_timeout(const struct worker *w)
@@ -361,7 +491,7 @@ void *worker_main(void *arg)
 	struct epoll_event events[EVENT_BATCH];
 	struct worker *w = arg;
 	bool stop = false;
-	int err = 0;
+	int err = 0, bits;
 
 	w->now_ms = now_ms();
 	while (!stop && !err) {
@@ -372,21 +502,30 @@ void *worker_main(void *arg)
 			break;
 		}
 		w->now_ms = now_ms();
+		bits = 0;
+		for (int i = 0; i < n; i++) {
+			if (events[i].data.ptr == &w->ctlfd)
+				bits = worker_control(w);
+		}
 		for (int i = 0; i < n && !stop && !err; i++) {
 			void *p = events[i].data.ptr;
 
 			if (!p)
 				stop = true;
-			else if (p == w)
+			else if (p == w && w->lfd >= 0)
 				err = w->udp ? worker_datagrams(w) : worker_accept(w);
-			else
+			else if (p != w && p != &w->ctlfd)
 				conn_on_event(w, p);
 		}
+		/* after the batch: this closes connections that events of the batch name */
+		if ((bits & WORKER_CTL_HANDOVER) && !w->udp && w->mode == SERVER_MODE_HTTP)
+			end_keepalive(w);
 		while (w->idle_timeout_ms && w->oldest &&
 		       w->now_ms - w->oldest->last_active_ms >= w->idle_timeout_ms)
 			conn_close(w, w->oldest);
 		if (!err && w->resume_ms && w->now_ms >= w->resume_ms)
 			err = listener_resume(w);
+		tell_if_idle(w);
 	}
 	if (err) {
 		uint64_t one = 1;
@@ -397,16 +536,16 @@ void *worker_main(void *arg)
 		n = write(w->failfd, &one, sizeof(one));
 		(void)n;
 	}
-	while (w->oldest)
-		conn_close(w, w->oldest);
+	worker_finish(w);
 	return NULL;
 }
 
 int worker_init(struct worker *w, const struct server_opts *opts, unsigned int id, int stopfd,
-		int failfd)
+		int failfd, int idlefd)
 {
 	struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
 	struct epoll_event sock = {.events = EPOLLIN, .data.ptr = w};
+	struct epoll_event ctl = {.events = EPOLLIN, .data.ptr = &w->ctlfd};
 
 	memset(w, 0, sizeof(*w));
 	w->group = opts->group;
@@ -416,8 +555,12 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 	w->max_conns = opts->max_conns;
 	w->idle_timeout_ms = opts->idle_timeout_s * 1000ull;
 	w->failfd = failfd;
+	w->idlefd = idlefd;
 	w->epfd = -1;
 	w->spare_fd = -1;
+	w->ctlfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->ctlfd < 0)
+		return -errno;
 	w->lfd = rlb_group_fd(opts->group, id);
 	if (w->lfd < 0)
 		return -EBADF;
@@ -434,6 +577,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 	if (w->epfd < 0)
 		return -errno;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, stopfd, &stop) ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->ctlfd, &ctl) ||
 	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &sock))
 		return -errno;
 	return 0;
@@ -443,6 +587,8 @@ void worker_fini(struct worker *w)
 {
 	if (w->epfd >= 0)
 		close(w->epfd);
+	if (w->ctlfd >= 0)
+		close(w->ctlfd);
 	if (w->spare_fd >= 0)
 		close(w->spare_fd);
 	free(w->dgram);

@@ -29,8 +29,15 @@ struct conn {
 	bool closing;		   /* send what is queued, then close: no more requests */
 	bool peer_eof;		   /* the peer has shut down its sending side */
 	bool lingering;		   /* our side is shut down: discard input until the peer closes */
+	bool answered;		   /* http: a request has been answered, keep-alive has begun */
 	char in[CONN_IN_SIZE];
 	char out[CONN_OUT_SIZE];
+};
+
+/* Requests from the main thread to a worker: bits of worker.ctl, announced on its ctlfd. */
+enum {
+	WORKER_CTL_CLOSE = 1,	 /* close the socket (tcp: its queue migrates to the live ones) */
+	WORKER_CTL_HANDOVER = 2, /* a successor serves the group: see server_handover() */
 };
 
 struct worker {
@@ -40,25 +47,45 @@ struct worker {
 	bool udp;
 	unsigned int max_conns;
 	uint64_t idle_timeout_ms; /* 0: never */
-	int lfd;		  /* the group's socket for this worker; the group owns it */
+	int lfd;		  /* the group's socket for this worker, -1 once closed */
 	int epfd;
-	int failfd;	    /* the server's: written when this worker fails */
-	int spare_fd;	    /* /dev/null, given up to accept (and close) a connection on EMFILE */
-	uint64_t now_ms;    /* CLOCK_MONOTONIC, read once per turn of the loop */
+	int failfd;	 /* the server's: written when this worker fails */
+	int idlefd;	 /* the server's: written when the socket is closed and no conn is left */
+	int ctlfd;	 /* eventfd: the main thread has set bits in ctl */
+	int ctl;	 /* WORKER_CTL_*, set by the main thread, taken by the worker (atomic) */
+	int spare_fd;	 /* /dev/null, given up to accept (and close) a connection on EMFILE */
+	uint64_t now_ms; /* CLOCK_MONOTONIC, read once per turn of the loop */
 	uint64_t resume_ms; /* the listener is out of the epoll set until then; 0: it is in */
+	bool handed_over;   /* http: keep-alive ends with the next answer */
+	bool idle_told;	    /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
+	/*
+	 * Read live by other threads (metrics, the handover wait), hence written with relaxed
+	 * atomic stores by this thread, its only writer, and read with atomic loads.
+	 */
 	unsigned int nr_conns;
+	int closed;	     /* the socket is closed */
+	uint64_t last_rx_ms; /* udp: now_ms of the latest datagram, 0 before the first */
+	uint64_t accepted, requests;
 	char *dgram; /* udp: one datagram, received and answered in place */
 	pthread_t thread;
 	/* results, read by the main thread after the join */
-	uint64_t accepted, requests;
+	uint64_t cut; /* connections still open (not winding down) when the worker stopped */
 	int err;
 	const char *what;
 };
 
-/* Opens the worker's epoll set with its socket and the server's stop eventfd in it. */
+/* Single writer: a relaxed load and store is enough, and cheaper than an atomic add. */
+static inline void worker_bump(uint64_t *counter)
+{
+	__atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
+}
+
+/* Opens the worker's epoll set with its socket, its ctlfd and the server's stop eventfd in it. */
 int worker_init(struct worker *w, const struct server_opts *opts, unsigned int id, int stopfd,
-		int failfd);
+		int failfd, int idlefd);
+/* Sets bits of WORKER_CTL_* for the worker's thread to act on. */
+void worker_request(struct worker *w, int bits);
 /* The thread: serves until stopfd is readable, then closes its connections. */
 void *worker_main(void *arg);
 /* After the join (or instead of a start): frees what worker_init() made. */

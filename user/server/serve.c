@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The life of a "reuselb serve" process: the metrics endpoint, the group, the workers, the
+ * ready line; then serving until SIGINT or SIGTERM, or until a successor started with
+ * --takeover asks for the group (SIGUSR2): then it hands over, lets the workers finish what
+ * they have within the grace period, and ends.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "server/handover.h"
+#include "server/metrics.h"
+#include "server/serve.h"
+
+/* How often a successor looks whether its predecessor has let go of the pins. */
+#define OWNER_POLL_MS 100
+
+/* What serve_run() holds while it runs. */
+struct run {
+	struct serve_config *cfg;
+	struct rlb_group *g;
+	struct server *s;
+	struct metrics *m;
+	int sigfd;
+	/* config.base while we serve: a SIGUSR2 that finds it unchanged is not a successor's */
+	unsigned int base;
+	int predecessor; /* the pid we took over from, 0 if none */
+	bool owner_told;
+};
+
+/* The group's name as the library makes it: its name, else tcp-PORT or udp-PORT. */
+static void group_name(const struct rlb_group_opts *o, char *buf, size_t len)
+{
+	if (o->name)
+		snprintf(buf, len, "%s", o->name);
+	else
+		snprintf(buf, len, "%s-%u", o->udp ? "udp" : "tcp", o->port);
+}
+
+/* The pid serving the group now: 0 if nobody does, -1 if it cannot be told. */
+static int live_owner(const char *name)
+{
+	static char names[256][RLB_NAME_MAX + 1];
+	int pids[256], n = rlb_list_groups(names, pids, 256);
+
+	for (int i = 0; i < n && i < 256; i++) {
+		if (!strcmp(names[i], name))
+			return pids[i];
+	}
+	return 0;
+}
+
+/* One line: what the kernel offers and, for each thing it lacks, what is given up. */
+static void print_features(void)
+{
+	char line[256], lost[512] = "";
+	const char *gone[4];
+	struct rlb_features f;
+	size_t off = 0;
+	int n = 0;
+
+	/* the group is open, so the probe ran and succeeded: this reads its cached result */
+	if (rlb_probe(&f))
+		return;
+	if (!f.migrate)
+		gone[n++] = "without migrate, closing a worker resets its queued connections";
+	if (!f.mmapable)
+		gone[n++] = "without mmapable, no least-conn policy and no live load figures";
+	if (!f.btf)
+		gone[n++] = "without btf, nothing reuselb needs";
+	if (!f.sockhash_select)
+		gone[n++] = "without sockhash_select, nothing reuselb uses yet";
+	for (int i = 0; i < n && off < sizeof(lost); i++)
+		off += snprintf(lost + off, sizeof(lost) - off, "%s%s", i ? "; " : " (", gone[i]);
+	fprintf(stderr, "reuselb: %s%s%s\n", rlb_features_line(&f, line, sizeof(line)), lost,
+		n ? ")" : "");
+}
+
+/* "ADDR:PORT" or "[ADDR]:PORT" */
+static void host_port(const char *addr, uint16_t port, char *buf, size_t len)
+{
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+}
+
+static int open_metrics(struct run *r)
+{
+	const struct serve_config *cfg = r->cfg;
+	char where[INET6_ADDRSTRLEN + 8];
+	int err;
+
+	/* before the group: a takeover must not start that cannot finish */
+	err = metrics_open(cfg->metrics_addr, cfg->metrics_port, cfg->group.takeover, &r->m);
+	if (!err)
+		return 0;
+	host_port(cfg->metrics_addr, cfg->metrics_port, where, sizeof(where));
+	fprintf(stderr, "reuselb: cannot listen for metrics on %s: %s%s\n", where, strerror(-err),
+		err == -EADDRINUSE ? ": another process holds it; stop it or give another "
+				     "--metrics address"
+				   : "");
+	return err;
+}
+
+/* A SIGUSR2 comes from a successor that has joined the group and flipped config.base. */
+static bool successor_joined(struct run *r)
+{
+	struct rlb_ctl *ctl = rlb_group_ctl(r->g);
+	struct rlb_group_stats st;
+
+	return ctl && !rlb_ctl_read(ctl, &st) && st.base != r->base;
+}
+
+/*
+ * Serves until a stop signal, a worker failure, or a successor's SIGUSR2; in the last case
+ * hands the group over and sets *successor. A SIGUSR2 with no successor is ignored.
+ */
+static int serve_until(struct run *r, int *successor)
+{
+	const char *name = rlb_group_name(r->g);
+
+	for (;;) {
+		struct pollfd fds[] = {
+			{ .fd = r->sigfd, .events = POLLIN },
+			{ .fd = server_failure_fd(r->s), .events = POLLIN },
+		};
+		bool waiting = r->predecessor > 0 && !r->owner_told;
+		struct signalfd_siginfo si;
+
+		if (poll(fds, 2, waiting ? OWNER_POLL_MS : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (waiting && rlb_group_owns_pins(r->g)) {
+			fprintf(stderr, "reuselb: pid %d has exited: group %s is ours\n",
+				r->predecessor, name);
+			r->owner_told = true;
+		}
+		if (fds[1].revents)
+			return 0;
+		if (!fds[0].revents || read(r->sigfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGUSR2)
+			return 0;
+		if (!successor_joined(r)) {
+			fprintf(stderr,
+				"reuselb: ignoring SIGUSR2 from pid %u: no new instance has joined "
+				"group %s (reuselb serve --takeover sends it once it has)\n",
+				si.ssi_pid, name);
+			continue;
+		}
+		if (rlb_group_handover(r->g)) {
+			fprintf(stderr,
+				"reuselb: cannot hand group %s over to pid %u: %s; serving on: "
+				"stop this instance once it is idle\n",
+				name, si.ssi_pid, rlb_last_error());
+			continue;
+		}
+		*successor = si.ssi_pid;
+		return 0;
+	}
+}
+
+/* Prints each worker's totals; returns the exit status that their errors call for. */
+static int report(const struct server *s, unsigned int nr_workers, bool udp)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; i < nr_workers; i++) {
+		struct server_worker_stats st;
+
+		server_worker_stats(s, i, &st);
+		if (udp)
+			printf("worker %u: datagrams %" PRIu64 "\n", i, st.requests);
+		else
+			printf("worker %u: accepted %" PRIu64 ", requests %" PRIu64 "\n", i,
+			       st.accepted, st.requests);
+		if (st.err) {
+			fprintf(stderr, "reuselb: worker %u stopped early: %s: %s\n", i, st.what,
+				strerror(-st.err));
+			ret = 1;
+		}
+	}
+	return ret;
+}
+
+/* The old instance after the handover: finish within the grace period, then say how it went. */
+static int wind_down(struct run *r, int successor)
+{
+	const struct serve_config *cfg = r->cfg;
+	struct handover_opts o = {
+		.udp = cfg->group.udp,
+		.grace_s = cfg->grace_s,
+		.flow_timeout_s = cfg->group.flow_timeout ? cfg->group.flow_timeout
+							  : RLB_FLOW_TIMEOUT_DEFAULT,
+		.sigfd = r->sigfd,
+	};
+	struct handover_result res;
+	int err, ret;
+
+	/* the successor, given the same --metrics, answers every scrape from now on */
+	metrics_close(r->m);
+	r->m = NULL;
+	err = server_wind_down(r->s, &o, &res);
+	printf("reuselb: handed over group %s to pid %d; ", rlb_group_name(r->g), successor);
+	if (!cfg->group.udp)
+		printf("%" PRIu64 " connection%s cut at %s\n", res.cut, res.cut == 1 ? "" : "s",
+		       res.interrupted ? "a stop signal" : "the grace deadline");
+	else if (res.interrupted || res.deadline)
+		printf("flows still came at %s\n",
+		       res.interrupted ? "a stop signal" : "the grace deadline");
+	else
+		printf("its flows went quiet\n");
+	ret = report(r->s, rlb_group_nr_workers(r->g), cfg->group.udp);
+	if (err) {
+		fprintf(stderr, "reuselb: cannot wait for the workers to finish: %s\n",
+			strerror(-err));
+		ret = 1;
+	}
+	return ret;
+}
+
+/* Everything up to the ready line; returns 0 or -errno after printing why. */
+static int start(struct run *r)
+{
+	struct serve_config *cfg = r->cfg;
+	char name[RLB_NAME_MAX + 8], where[INET6_ADDRSTRLEN + 8];
+	struct rlb_group_stats st;
+	uint32_t prog_id;
+	int err;
+
+	if (cfg->metrics_addr && open_metrics(r))
+		return -EINVAL;
+	if (cfg->group.takeover) {
+		group_name(&cfg->group, name, sizeof(name));
+		r->predecessor = live_owner(name);
+	}
+	err = rlb_group_open(&cfg->group, &r->g);
+	if (err) {
+		fprintf(stderr, "reuselb: %s\n", rlb_last_error());
+		fputs(rlb_verifier_log(), stderr);
+		return err;
+	}
+	if (cfg->group.policy != RLB_POLICY_KERNEL)
+		print_features();
+	if (cfg->group.takeover && r->predecessor > 0)
+		fprintf(stderr, "reuselb: took over group %s from pid %d\n", rlb_group_name(r->g),
+			r->predecessor);
+	else if (cfg->group.takeover)
+		fprintf(stderr, "reuselb: no live group %s to take over: serving it anew\n",
+			rlb_group_name(r->g));
+	if (rlb_group_ctl(r->g) && !rlb_ctl_read(rlb_group_ctl(r->g), &st))
+		r->base = st.base;
+	cfg->server.group = r->g;
+	err = server_start(&cfg->server, &r->s);
+	if (err) {
+		fprintf(stderr, "reuselb: cannot start the workers: %s\n", strerror(-err));
+		return err;
+	}
+	if (r->m) {
+		err = metrics_start(r->m, r->g, r->s);
+		if (err) {
+			fprintf(stderr, "reuselb: cannot start the metrics thread: %s\n",
+				strerror(-err));
+			return err;
+		}
+		host_port(cfg->metrics_addr, metrics_port(r->m), where, sizeof(where));
+		printf("reuselb: metrics at http://%s/metrics\n", where);
+	}
+
+	printf("reuselb: serving %s %s port %u, %u workers, policy %s, program id ",
+	       cfg->group.udp ? "udp" : "tcp", cfg->group.addr, rlb_group_port(r->g),
+	       rlb_group_nr_workers(r->g), rlb_policy_name(rlb_group_policy(r->g)));
+	prog_id = rlb_group_prog_id(r->g);
+	if (prog_id)
+		printf("%u\n", prog_id);
+	else
+		printf("none\n");
+	fflush(stdout);
+	return 0;
+}
+
+int serve_run(struct serve_config *cfg)
+{
+	struct run r = { .cfg = cfg };
+	int err, successor = 0, ret = 1;
+	sigset_t sigs;
+
+	/*
+	 * Before any thread exists, so that all of them inherit the mask and the signals wait in
+	 * the signalfd; a SIGTERM during the program load then stops us cleanly, and a successor's
+	 * SIGUSR2 waits for us to be ready. A peer that goes away shows up as EPIPE from send(),
+	 * not as SIGPIPE.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r.sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (r.sigfd < 0) {
+		fprintf(stderr, "reuselb: cannot create a signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+
+	if (start(&r))
+		goto out;
+	err = serve_until(&r, &successor);
+	if (!err && successor) {
+		ret = wind_down(&r, successor);
+		goto out;
+	}
+	server_stop(r.s);
+	ret = report(r.s, rlb_group_nr_workers(r.g), cfg->group.udp);
+	if (err) {
+		fprintf(stderr, "reuselb: cannot wait for signals: %s\n", strerror(-err));
+		ret = 1;
+	}
+out:
+	/* the metrics thread reads the server and the group: it goes first */
+	metrics_close(r.m);
+	server_free(r.s);
+	rlb_group_close(r.g);
+	close(r.sigfd);
+	return ret;
+}

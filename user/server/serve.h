@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The life of a "reuselb serve" process (serve.c), apart from its command line: what it prints,
+ * which signals it takes, and how it hands its group over to a successor.
+ */
+#ifndef RLB_SERVER_SERVE_H
+#define RLB_SERVER_SERVE_H
+
+#include <stdint.h>
+#include <reuselb/reuselb.h>
+
+#include "server/server.h"
+
+/* Seconds an instance that handed its group over goes on finishing what it has. */
+#define SERVE_GRACE_DEFAULT 30
+
+struct serve_config {
+	struct rlb_group_opts group; /* group.addr is also what the ready line names */
+	struct server_opts server;   /* .group is filled in once the group is open */
+	const char *metrics_addr;    /* numeric address of the metrics endpoint; NULL: none */
+	uint16_t metrics_port;	     /* 0: any free port (printed) */
+	unsigned int grace_s;
+};
+
+/*
+ * Opens everything, prints the ready line, and serves until SIGINT or SIGTERM, a worker's
+ * failure, or a handover. Returns 0 after a stop signal or a handover, 1 after a failure
+ * (which it has printed, one line).
+ */
+int serve_run(struct serve_config *cfg);
+
+#endif
