@@ -64,7 +64,7 @@ struct rlb_config {
 	__u32 table;	  /* active half (0 or 1) of the weighted and maglev tables */
 	__u32 flags;	  /* RLB_CFG_*, set by the owner at start */
 	__u32 flow_timeout; /* seconds a UDP flow is remembered after its last datagram */
-	__u32 pad;
+	__u32 successor;    /* pid taking the group over until it owns the pins, else 0 */
 };
 _Static_assert(sizeof(struct rlb_config) == 32, "BPF ABI: struct rlb_config");
 

@@ -140,16 +140,24 @@ static void set_ctl_fds(struct rlb_group *g)
 	g->ctl.custom_fd = bpf_map__fd(g->skel->maps.custom);
 }
 
+unsigned int rlb_config_flags(const struct rlb_group *g)
+{
+	return (g->features.migrate ? RLB_CFG_MIGRATE : 0) | (g->opts.udp ? RLB_CFG_FLOWS : 0);
+}
+
+unsigned int rlb_flow_timeout(const struct rlb_group *g)
+{
+	return g->opts.flow_timeout ? g->opts.flow_timeout : RLB_FLOW_TIMEOUT_DEFAULT;
+}
+
 /* A new group: config, tables and cpus start from scratch. */
 static int init_group(struct rlb_group *g)
 {
 	struct rlb_config cfg = {
 		.policy = g->opts.policy,
 		.nr_workers = g->opts.nr_workers,
-		.flags = (g->features.migrate ? RLB_CFG_MIGRATE : 0) |
-			 (g->opts.udp ? RLB_CFG_FLOWS : 0),
-		.flow_timeout = g->opts.flow_timeout ? g->opts.flow_timeout
-						     : RLB_FLOW_TIMEOUT_DEFAULT,
+		.flags = rlb_config_flags(g),
+		.flow_timeout = rlb_flow_timeout(g),
 	};
 	__u32 key = 0;
 	int err;
@@ -254,8 +262,10 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 		err = -errno;
 		if (err == -EADDRINUSE)
 			return rlb_error(err,
-					 "cannot bind %s port %u: %s: a socket without SO_REUSEPORT "
-					 "(or another user's) holds it; stop it or choose another port",
+					 "cannot bind %s port %u: %s: a server without SO_REUSEPORT, "
+					 "another user's, or another reuselb group holds it; stop it, "
+					 "choose another port, or replace a running reuselb with "
+					 "--takeover",
 					 addr, g->port, strerror(-err));
 		return rlb_error(err, "cannot bind %s port %u: %s", addr, g->port, strerror(-err));
 	}

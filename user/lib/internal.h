@@ -77,6 +77,10 @@ int rlb_ctl_rebuild_tables(struct rlb_ctl *c);
 /* Writes both tables for cfg's generation into the inactive half; sets cfg->table to it. */
 int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg);
 
+/* config.flags and config.flow_timeout as this process would set them. */
+unsigned int rlb_config_flags(const struct rlb_group *g);
+unsigned int rlb_flow_timeout(const struct rlb_group *g);
+
 int rlb_takeover_share_maps(struct rlb_group *g);
 int rlb_takeover_base(struct rlb_group *g, unsigned int *base);
 int rlb_takeover_finish(struct rlb_group *g);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 
@@ -90,6 +91,29 @@ static int lock_owner(const char *path)
 	return 0;
 }
 
+/*
+ * Whether a socket of the group is open: pins whose sockets all closed were left by a process
+ * that died. Between an owner's exit and its successor taking the lock, the successor's
+ * sockets are what says the group lives.
+ */
+static bool has_sockets(const char *name)
+{
+	char path[RLB_PATH_MAX];
+	bool found = false;
+	__u64 cookie;
+	int fd;
+
+	if (rlb_pin_path(path, sizeof(path), name, "socks"))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	for (__u32 slot = 0; slot < RLB_MAX_SLOTS && !found; slot++)
+		found = bpf_map_lookup_elem(fd, &slot, &cookie) == 0;
+	close(fd);
+	return found;
+}
+
 int rlb_group_live(const char *name)
 {
 	char dir[RLB_PATH_MAX];
@@ -105,6 +129,8 @@ int rlb_group_live(const char *name)
 		pid = lock_owner(dir);
 		if (pid <= 0)
 			pid = -1;
+	} else if (has_sockets(name)) {
+		pid = -1;
 	}
 	close(fd);
 	return pid;
@@ -172,7 +198,15 @@ int rlb_pins_lock(struct rlb_group *g)
 		}
 		nanosleep(&pause, NULL);
 	}
-	/* nobody held the lock: whatever is pinned here was left by a process that died */
+	/* an owner that just exited may have handed over to a process not holding the lock yet */
+	if (has_sockets(g->name)) {
+		close(fd);
+		return rlb_error(-EBUSY,
+				 "group %s is being taken over by another process: try again in a "
+				 "moment, or give this one another name with --name",
+				 g->name);
+	}
+	/* nobody held the lock and no socket is open: the pins were left by a process that died */
 	remove_entries(dir);
 	g->lock_fd = fd;
 	return 0;

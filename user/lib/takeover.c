@@ -50,7 +50,11 @@ int rlb_takeover_share_maps(struct rlb_group *g)
 	return 0;
 }
 
-/* The generation the old owner does not use. */
+/*
+ * The generation the old owner does not use. One takeover at a time: while a successor that
+ * still lives has not taken the pins, the lock holder is on its way out and is no one to take
+ * over from.
+ */
 int rlb_takeover_base(struct rlb_group *g, unsigned int *base)
 {
 	struct rlb_config cfg;
@@ -58,8 +62,26 @@ int rlb_takeover_base(struct rlb_group *g, unsigned int *base)
 
 	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
+	if (cfg.successor && (pid_t)cfg.successor != getpid() &&
+	    (kill(cfg.successor, 0) == 0 || errno == EPERM))
+		return rlb_error(-EBUSY,
+				 "group %s is being taken over by pid %u already: try again once "
+				 "it serves alone",
+				 g->name, cfg.successor);
 	*base = cfg.base == 0 ? RLB_MAX_WORKERS : 0;
 	return 0;
+}
+
+/* Once the pins are ours, the takeover is over: another may start. */
+static void clear_successor(struct rlb_group *g)
+{
+	struct rlb_config cfg;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg) == 0) {
+		cfg.successor = 0;
+		bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
+	}
 }
 
 /*
@@ -88,6 +110,7 @@ static void *wait_for_lock(void *arg)
 	}
 	unlink(prog);
 	bpf_program__pin(g->skel->progs.rlb_steer, prog);
+	clear_successor(g);
 	__atomic_store_n(&g->lock_fd, fd, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -106,6 +129,9 @@ int rlb_takeover_finish(struct rlb_group *g)
 	cfg.base = g->base;
 	cfg.nr_workers = g->opts.nr_workers;
 	cfg.policy = g->opts.policy;
+	cfg.flags = rlb_config_flags(g);
+	cfg.flow_timeout = rlb_flow_timeout(g);
+	cfg.successor = getpid();
 	/* the tables must describe our generation before config points at it */
 	err = rlb_build_tables_for(&g->ctl, &cfg);
 	if (err)
