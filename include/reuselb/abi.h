@@ -80,15 +80,19 @@ struct rlb_worker {
 _Static_assert(sizeof(struct rlb_worker) == 8, "BPF ABI: struct rlb_worker");
 
 /*
- * Map "load", key = slot, BPF_F_MMAPABLE. Written only by the worker threads, with atomic adds
- * on the shared mapping (no system call on the hot path); read by the program and the CLI.
+ * Map "load", key = slot, BPF_F_MMAPABLE. Written by the worker threads, with atomic adds on
+ * the shared mapping (no system call on the hot path), and by the program (queued); read by
+ * the program and the CLI. One cache line per worker, so workers on different CPUs do not
+ * bounce each other's counters.
  */
 struct rlb_load {
 	__u64 active;	/* connections open now */
 	__u64 busy;	/* requests in progress now */
 	__u64 accepted; /* connections accepted since start */
+	__u64 queued;	/* steered here by the program, not accepted yet */
+	__u64 pad[4];
 };
-_Static_assert(sizeof(struct rlb_load) == 24, "BPF ABI: struct rlb_load");
+_Static_assert(sizeof(struct rlb_load) == 64, "BPF ABI: struct rlb_load");
 
 /*
  * Map "stats", per-CPU, key = slot, plus RLB_STATS_UNSTEERED. Written by the program only;

@@ -152,13 +152,28 @@ static __always_inline __u32 rlb_worker_weight(__u32 worker)
 	return w ? w->weight : 0;
 }
 
-/* Open connections plus requests in progress, as the worker last published them. */
+/*
+ * Open connections, requests in progress, and connections steered to the worker that it has
+ * not accepted yet: a burst of SYNs sees each other before any of them is accepted.
+ */
 static __always_inline __u64 rlb_worker_load(__u32 worker)
 {
 	__u32 slot = rlb_slot(worker);
 	struct rlb_load *l = bpf_map_lookup_elem(&load, &slot);
 
-	return l ? l->active + l->busy : ~0ULL;
+	return l ? l->active + l->busy + l->queued : ~0ULL;
+}
+
+/* A new TCP connection is on its way to the slot's accept queue. */
+static __always_inline void rlb_count_queued(struct sk_reuseport_md *md, __u32 slot)
+{
+	struct rlb_load *l;
+
+	if (md->ip_protocol != IPPROTO_TCP || md->migrating_sk)
+		return;
+	l = bpf_map_lookup_elem(&load, &slot);
+	if (l)
+		__sync_fetch_and_add(&l->queued, 1);
 }
 
 /*
@@ -246,6 +261,7 @@ static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32
 				if (i)
 					rlb_count(base + worker, 0, 1);
 				rlb_count(slot, migrating, 0);
+				rlb_count_queued(md, slot);
 				return slot;
 			}
 		}

@@ -12,6 +12,19 @@ static struct rlb_load *slot_load(struct rlb_group *g, unsigned int worker)
 	return &g->load[g->base + worker];
 }
 
+/*
+ * The program counted the connection as queued when it steered it; one the kernel's hash
+ * placed (or that migrated in) was never counted, hence no decrement below zero.
+ */
+static void leave_queue(struct rlb_load *l)
+{
+	__u64 q = __atomic_load_n(&l->queued, __ATOMIC_RELAXED);
+
+	while (q && !__atomic_compare_exchange_n(&l->queued, &q, q - 1, true, __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+		;
+}
+
 void rlb_worker_accepted(struct rlb_group *g, unsigned int worker)
 {
 	struct rlb_load *l = slot_load(g, worker);
@@ -20,6 +33,7 @@ void rlb_worker_accepted(struct rlb_group *g, unsigned int worker)
 		return;
 	__atomic_fetch_add(&l->accepted, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&l->active, 1, __ATOMIC_RELAXED);
+	leave_queue(l);
 }
 
 void rlb_worker_closed(struct rlb_group *g, unsigned int worker)
