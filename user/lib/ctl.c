@@ -87,8 +87,13 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 	if (err)
 		return err;
 	if (!rlb_group_live(name)) {
-		if (access(RLB_PIN_ROOT, F_OK) && errno == EACCES)
-			return rlb_bpf_error(-EACCES, "cannot read " RLB_PIN_ROOT);
+		char dir[RLB_PATH_MAX];
+
+		/* a group we may not look into is not a group that does not exist */
+		if (!rlb_pin_path(dir, sizeof(dir), name, NULL) &&
+		    ((access(RLB_PIN_ROOT, X_OK) && errno == EACCES) ||
+		     (access(dir, R_OK | X_OK) && errno == EACCES)))
+			return rlb_bpf_error(-EACCES, "cannot read the pins of " RLB_PIN_ROOT);
 		return no_such_group(name);
 	}
 	c = calloc(1, sizeof(*c));
