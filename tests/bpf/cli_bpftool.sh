@@ -18,7 +18,8 @@
 #    reach one worker. Back to round-robin the same way: 20 connections spread 5 each.
 # 6. A worker drained by a bpftool update of "workers": the CLI shows it draining, new
 #    connections avoid it; "reuselb undrain" brings it back.
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq bpftool
 
 # distribution N: N connections to the server; prints the workers that took them, sorted,
 # one "count worker" pair per line.

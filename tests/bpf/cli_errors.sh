@@ -14,7 +14,8 @@
 #    list -p and probe exit 1 with one line naming CAP_BPF; the group is still untouched.
 # 5. probe as root: --json has the five features, all true on this kernel except what
 #    REUSELB_PROBE_DISABLE hides; the table ends with the "kernel features:" line.
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq
 
 # 1. A group with some history.
 serve_start id -a 127.0.0.1 -p 0 -w 4 --mode id || finish

@@ -13,7 +13,8 @@
 #    group tcp-PORT: live groups are ..." naming the UDP group.
 # 5. With serve --name (where serve has it): list shows the name, and stats --name works.
 # 6. The UDP server stopped too: list shows neither.
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq
 
 # row GROUP: the line of list's table for GROUP.
 row() {

@@ -17,7 +17,8 @@
 #    rounds.
 # 5. SIGTERM: exit 0, the group's pin directory is gone, and list does not show it. A serve
 #    on the same port right after (TIME-WAIT again) starts, and its SIGTERM leaves nothing.
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq bpftool
 
 # killed NAME: kill -9 of server NAME, and its pins left stale.
 killed() {

@@ -18,7 +18,8 @@
 # 4. Refusals leave the group as it was (stats --json unchanged): an unknown policy, a
 #    missing object (exit 2, one line); the verifier's rejection (exit 1, the error line,
 #    then the verifier's log); objects that are not policies (exit 2, one line).
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq
 
 policies="$RLB_BIN_DIR/examples/policies"
 

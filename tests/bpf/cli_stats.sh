@@ -17,7 +17,8 @@
 #    the group stops serving under it.
 # 6. A UDP group (serve --udp --mode echo): stats -p PORT --udp names udp-PORT, and -p PORT
 #    without --udp is an unknown group (exit 2) whose message lists udp-PORT.
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq
 
 # 1. Before any traffic.
 serve_start id -a 127.0.0.1 -p 0 -w 4 --mode id || finish

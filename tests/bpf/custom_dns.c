@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -36,15 +35,6 @@ static const char *const names[NR_NAMES] = {
 	"www.example.com", "mail.example.org", "ns1.example.net", "api.example.com",
 	"cdn.example.com", "a.b.c.example",    "localhost",	  "xn--bcher-kva.example",
 };
-
-static const char *policy_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("RLB_BIN_DIR");
-
-	snprintf(path, sizeof(path), "%s/examples/policies/%s.bpf.o", dir ? dir : ".", name);
-	return path;
-}
 
 /* A DNS query for name, type A, class IN: returns its length. */
 static size_t dns_query(const char *name, __u16 id, unsigned char *buf)
@@ -150,7 +140,6 @@ int main(void)
 	bool seen[NR_WORKERS] = {};
 	struct rlb_group *g = NULL;
 	uint64_t steered = 0;
-	char name[64] = "";
 	size_t len;
 
 	rlbt_require_root();
@@ -158,12 +147,11 @@ int main(void)
 	err = rlb_group_open(&opts, &g);
 	if (!CHECK(!err, "cannot open the UDP group: %s", rlb_last_error()))
 		goto out;
-	err = rlb_ctl_load_policy(rlb_group_ctl(g), policy_path("dns_qname"));
-	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s: %s\n%s", policy_path("dns_qname"),
+	err = rlb_ctl_load_policy(rlb_group_ctl(g), rlbt_policy_path("dns_qname"));
+	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s: %s\n%s", rlbt_policy_path("dns_qname"),
 		   strerror(-err), rlb_last_error(), rlb_verifier_log()))
 		goto out;
-	rlb_ctl_policy_name(rlb_group_ctl(g), name, sizeof(name));
-	CHECK(!strcmp(name, "custom:dns_qname"), "policy name '%s'", name);
+	CHECK(rlbt_policy_is(rlb_group_ctl(g), "custom:dns_qname"), "not the policy just loaded");
 	err = rlb_ctl_read(rlb_group_ctl(g), &before);
 	if (!CHECK(!err, "rlb_ctl_read: %s", rlb_last_error()))
 		goto out;

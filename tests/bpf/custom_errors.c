@@ -23,15 +23,11 @@
  * 5. Unload: the rotation resumes exactly where it stood before fill_first (the built-in
  *    policy's cursor did not move while a user's policy steered).
  */
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/socket.h>
-#include <bpf/bpf.h>
 
 #include "rlbtest.h"
 
@@ -63,73 +59,6 @@ static const char *case_path(const struct bad_case *c)
 	return path;
 }
 
-/* The id of the program in the group's "custom" slot (from the kernel), 0 when empty. */
-static uint32_t custom_prog_id(const struct rlb_group *g)
-{
-	int fd = rlbt_group_map_fd(g, "custom");
-	__u32 key = 0, id = 0;
-
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &key, &id))
-		id = 0;
-	close(fd);
-	return id;
-}
-
-/*
- * One connection to the group, from src:sport (NULL, 0: the kernel's choice) to dst: returns
- * the worker that accepted and served it, or -1. Unlike rlbt_steer, the client ends it with a
- * reset (SO_LINGER 0) and the worker closes only once the reset is in, so that no packet of
- * it is left in flight: when the TIME_WAIT table is full (tcp_max_tw_buckets), a late FIN
- * reaches the listeners, runs the steering program again and is counted, which would spoil
- * the exact counts checked here.
- */
-static int serve_once(struct rlb_group *g, const char *src, uint16_t sport, const char *dst)
-{
-	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
-	struct pollfd pfd[NR_WORKERS];
-	int fd, cfd = -1, worker = -1, ready;
-	char c;
-
-	fd = rlbt_connect(AF_INET, src, sport, dst, rlb_group_port(g));
-	if (fd < 0) {
-		fprintf(stderr, "connect to %s: %s\n", dst, strerror(-fd));
-		return -1;
-	}
-	for (int i = 0; i < NR_WORKERS; i++)
-		pfd[i] = (struct pollfd){ .fd = rlb_group_fd(g, i), .events = POLLIN };
-	ready = poll(pfd, NR_WORKERS, RLBT_TIMEOUT_MS);
-	for (int i = 0; i < NR_WORKERS && ready == 1; i++)
-		if (pfd[i].revents & POLLIN)
-			worker = i;
-	if (worker < 0) {
-		fprintf(stderr, "%d workers have the connection to %s, want 1\n", ready, dst);
-		goto out;
-	}
-	cfd = accept4(pfd[worker].fd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || write(cfd, "w", 1) != 1 || read(fd, &c, 1) != 1) {
-		fprintf(stderr, "worker %d did not serve the connection: %s\n", worker,
-			strerror(errno));
-		worker = -1;
-		goto out;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-	close(fd);
-	fd = -1;
-	pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
-	if (poll(pfd, 1, RLBT_TIMEOUT_MS) != 1 || read(cfd, &c, 1) >= 0 || errno != ECONNRESET) {
-		fprintf(stderr, "worker %d never saw the client's reset\n", worker);
-		worker = -1;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (cfd >= 0)
-		close(cfd);
-	return worker;
-}
-
 /* The next worker of the rotation; -1 until the first connection shows where it stands. */
 static int next_rr = -1;
 
@@ -137,7 +66,7 @@ static int next_rr = -1;
 static void check_steering(struct rlb_group *g, int want, const char *when)
 {
 	for (int i = 0; i < NR_CONNS; i++) {
-		int w = serve_once(g, NULL, 0, "127.0.0.1");
+		int w = rlbt_steer_reset(g, AF_INET, NULL, 0, "127.0.0.1");
 
 		if (!CHECK(w >= 0, "%s: connection %d reached no single worker", when, i))
 			return;
@@ -150,15 +79,6 @@ static void check_steering(struct rlb_group *g, int want, const char *when)
 			      want);
 		}
 	}
-}
-
-static void check_name(struct rlb_group *g, const char *want)
-{
-	char name[64] = "";
-	int err = rlb_ctl_policy_name(rlb_group_ctl(g), name, sizeof(name));
-
-	CHECK(!err && !strcmp(name, want), "policy name '%s' (%s), want '%s'", name,
-	      err ? rlb_last_error() : "ok", want);
 }
 
 /* Every case is refused; the group keeps its policy (installed is 0 or its program id). */
@@ -188,9 +108,10 @@ static void check_refusals(struct rlb_group *g, uint32_t installed, const char *
 			      log);
 		if (!installed) /* the first round shows what a user sees */
 			printf("%s: %s\n%s", c->file, msg, log);
-		CHECK(custom_prog_id(g) == installed, "%s: the custom slot holds %u, want %u", when,
-		      custom_prog_id(g), installed);
-		check_name(g, name);
+		CHECK(rlbt_custom_prog_id(g) == installed, "%s: the custom slot holds %u, want %u",
+		      when, rlbt_custom_prog_id(g), installed);
+		CHECK(rlbt_policy_is(rlb_group_ctl(g), name), "%s: the policy's name changed",
+		      when);
 		check_steering(g, want, when);
 	}
 }
@@ -198,7 +119,7 @@ static void check_refusals(struct rlb_group *g, uint32_t installed, const char *
 int main(void)
 {
 	struct rlb_group *g = NULL;
-	char path[512];
+	const char *path;
 	uint32_t id;
 	int err;
 
@@ -213,13 +134,12 @@ int main(void)
 	check_refusals(g, 0, "round-robin", -1);
 
 	/* 3. */
-	snprintf(path, sizeof(path), "%s/examples/policies/fill_first.bpf.o",
-		 getenv("RLB_BIN_DIR") ? getenv("RLB_BIN_DIR") : ".");
+	path = rlbt_policy_path("fill_first");
 	err = rlb_ctl_load_policy(rlb_group_ctl(g), path);
 	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s", path, rlb_last_error()))
 		goto out;
 	CHECK(!rlb_verifier_log()[0], "a verifier log after a successful load");
-	id = custom_prog_id(g);
+	id = rlbt_custom_prog_id(g);
 	check_steering(g, 0, "fill_first");
 
 	/* 4. */

@@ -19,13 +19,8 @@
  * 7. Unload: 8 connections rotate over the four workers (round-robin), including worker 0
  *    once it is live again.
  */
-#define _GNU_SOURCE /* accept4 */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/socket.h>
 
 #include "rlbtest.h"
@@ -33,75 +28,13 @@
 #define NR_WORKERS 4
 #define CAPACITY 2
 
-static const char *policy_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("RLB_BIN_DIR");
-
-	snprintf(path, sizeof(path), "%s/examples/policies/%s.bpf.o", dir ? dir : ".", name);
-	return path;
-}
-
-/*
- * One connection to the group, from src:sport (NULL, 0: the kernel's choice) to dst: returns
- * the worker that accepted and served it, or -1. Unlike rlbt_steer, the client ends it with a
- * reset (SO_LINGER 0) and the worker closes only once the reset is in, so that no packet of
- * it is left in flight: when the TIME_WAIT table is full (tcp_max_tw_buckets), a late FIN
- * reaches the listeners, runs the steering program again and is counted, which would spoil
- * the exact counts checked here.
- */
-static int serve_once(struct rlb_group *g, const char *src, uint16_t sport, const char *dst)
-{
-	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
-	struct pollfd pfd[NR_WORKERS];
-	int fd, cfd = -1, worker = -1, ready;
-	char c;
-
-	fd = rlbt_connect(AF_INET, src, sport, dst, rlb_group_port(g));
-	if (fd < 0) {
-		fprintf(stderr, "connect to %s: %s\n", dst, strerror(-fd));
-		return -1;
-	}
-	for (int i = 0; i < NR_WORKERS; i++)
-		pfd[i] = (struct pollfd){ .fd = rlb_group_fd(g, i), .events = POLLIN };
-	ready = poll(pfd, NR_WORKERS, RLBT_TIMEOUT_MS);
-	for (int i = 0; i < NR_WORKERS && ready == 1; i++)
-		if (pfd[i].revents & POLLIN)
-			worker = i;
-	if (worker < 0) {
-		fprintf(stderr, "%d workers have the connection to %s, want 1\n", ready, dst);
-		goto out;
-	}
-	cfd = accept4(pfd[worker].fd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || write(cfd, "w", 1) != 1 || read(fd, &c, 1) != 1) {
-		fprintf(stderr, "worker %d did not serve the connection: %s\n", worker,
-			strerror(errno));
-		worker = -1;
-		goto out;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-	close(fd);
-	fd = -1;
-	pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
-	if (poll(pfd, 1, RLBT_TIMEOUT_MS) != 1 || read(cfd, &c, 1) >= 0 || errno != ECONNRESET) {
-		fprintf(stderr, "worker %d never saw the client's reset\n", worker);
-		worker = -1;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (cfd >= 0)
-		close(cfd);
-	return worker;
-}
-
 static int counts[NR_WORKERS];
 
 /* One connection per entry of want; each must reach that worker, which then holds it. */
 static void expect(struct rlb_group *g, const char *step, const int *want, int n)
 {
 	for (int i = 0; i < n; i++) {
-		int w = serve_once(g, NULL, 0, "127.0.0.1");
+		int w = rlbt_steer_reset(g, AF_INET, NULL, 0, "127.0.0.1");
 
 		if (!CHECK(w >= 0, "%s: connection %d reached no single worker", step, i))
 			return;
@@ -119,8 +52,7 @@ int main(void)
 	struct rlb_group_stats st;
 	struct rlb_group *g = NULL;
 	struct rlb_ctl *ctl;
-	char name[64] = "";
-	int err, start = -1, bad = 0;
+	int err, bad;
 
 	rlbt_require_root();
 	/* 1. */
@@ -132,12 +64,11 @@ int main(void)
 		if (!CHECK(!rlb_ctl_set_weight(ctl, w, CAPACITY), "weight of %d: %s", w,
 			   rlb_last_error()))
 			goto out;
-	err = rlb_ctl_load_policy(ctl, policy_path("fill_first"));
-	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s: %s\n%s", policy_path("fill_first"),
+	err = rlb_ctl_load_policy(ctl, rlbt_policy_path("fill_first"));
+	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s: %s\n%s", rlbt_policy_path("fill_first"),
 		   strerror(-err), rlb_last_error(), rlb_verifier_log()))
 		goto out;
-	rlb_ctl_policy_name(ctl, name, sizeof(name));
-	CHECK(!strcmp(name, "custom:fill_first"), "policy name '%s'", name);
+	CHECK(rlbt_policy_is(ctl, "custom:fill_first"), "not the policy just loaded");
 
 	/* 2. - 5. */
 	expect(g, "fill", fill, 8);
@@ -168,16 +99,9 @@ int main(void)
 	err = rlb_ctl_unload_policy(ctl);
 	if (!CHECK(!err, "rlb_ctl_unload_policy: %s", rlb_last_error()))
 		goto out;
-	for (int i = 0; i < 2 * NR_WORKERS; i++) {
-		int w = serve_once(g, NULL, 0, "127.0.0.1");
-
-		if (!CHECK(w >= 0, "connection %d after the unload reached no single worker", i))
-			goto out;
-		if (i == 0)
-			start = w;
-		if (w != (start + i) % NR_WORKERS)
-			bad++;
-	}
+	bad = rlbt_rotation(g, rlbt_steer_reset, NULL, 2 * NR_WORKERS, NULL);
+	if (!CHECK(bad >= 0, "a connection after the unload reached no single worker"))
+		goto out;
 	CHECK(!bad, "after the unload, %d of %d connections out of the round-robin rotation", bad,
 	      2 * NR_WORKERS);
 	printf("fill first, capacity %d: workers received %d/%d/%d/%d\n", CAPACITY, counts[0],

@@ -21,18 +21,13 @@
  * 4. Stop the load: no connection failed; the stats map counted every connection exactly
  *    once (steered to a slot, or unsteered); every policy program loaded is freed.
  */
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <sys/socket.h>
-#include <bpf/bpf.h>
 
 #include "rlbtest.h"
 
@@ -71,68 +66,6 @@ static struct {
 	char first_wrong[160];
 } tally;
 
-static const char *policy_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("RLB_BIN_DIR");
-
-	snprintf(path, sizeof(path), "%s/examples/policies/%s.bpf.o", dir ? dir : ".", name);
-	return path;
-}
-
-/*
- * One connection to the group, from src:sport (NULL, 0: the kernel's choice) to dst: returns
- * the worker that accepted and served it, or -1. Unlike rlbt_steer, the client ends it with a
- * reset (SO_LINGER 0) and the worker closes only once the reset is in, so that no packet of
- * it is left in flight: when the TIME_WAIT table is full (tcp_max_tw_buckets), a late FIN
- * reaches the listeners, runs the steering program again and is counted, which would spoil
- * the exact counts checked here.
- */
-static int serve_once(struct rlb_group *g, const char *src, uint16_t sport, const char *dst)
-{
-	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
-	struct pollfd pfd[NR_WORKERS];
-	int fd, cfd = -1, worker = -1, ready;
-	char c;
-
-	fd = rlbt_connect(AF_INET, src, sport, dst, rlb_group_port(g));
-	if (fd < 0) {
-		fprintf(stderr, "connect to %s: %s\n", dst, strerror(-fd));
-		return -1;
-	}
-	for (int i = 0; i < NR_WORKERS; i++)
-		pfd[i] = (struct pollfd){ .fd = rlb_group_fd(g, i), .events = POLLIN };
-	ready = poll(pfd, NR_WORKERS, RLBT_TIMEOUT_MS);
-	for (int i = 0; i < NR_WORKERS && ready == 1; i++)
-		if (pfd[i].revents & POLLIN)
-			worker = i;
-	if (worker < 0) {
-		fprintf(stderr, "%d workers have the connection to %s, want 1\n", ready, dst);
-		goto out;
-	}
-	cfd = accept4(pfd[worker].fd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || write(cfd, "w", 1) != 1 || read(fd, &c, 1) != 1) {
-		fprintf(stderr, "worker %d did not serve the connection: %s\n", worker,
-			strerror(errno));
-		worker = -1;
-		goto out;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-	close(fd);
-	fd = -1;
-	pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
-	if (poll(pfd, 1, RLBT_TIMEOUT_MS) != 1 || read(cfd, &c, 1) >= 0 || errno != ECONNRESET) {
-		fprintf(stderr, "worker %d never saw the client's reset\n", worker);
-		worker = -1;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (cfd >= 0)
-		close(cfd);
-	return worker;
-}
-
 /* Whether worker w is what the policy of kind k allows for this connection. */
 static bool allowed(enum kind k, const char *dst, int w, int prev)
 {
@@ -158,7 +91,7 @@ static void *run_load(void *arg)
 	for (long i = 0; !atomic_load(&stop); i++) {
 		const char *dst = i % 2 ? "127.0.0.2" : "127.0.0.1";
 		unsigned int before = atomic_load(&epoch), after;
-		int w = serve_once(g, NULL, 0, dst);
+		int w = rlbt_steer_reset(g, AF_INET, NULL, 0, dst);
 		bool steady, ok;
 
 		after = atomic_load(&epoch);
@@ -203,20 +136,6 @@ static bool wait_connections(long n)
 	return CHECK(err != ETIMEDOUT, "the load stalled: %ld connections in 10 s", n);
 }
 
-/* The id of the program in the group's "custom" slot (from the kernel), 0 when empty. */
-static uint32_t custom_prog_id(void)
-{
-	int fd = rlbt_group_map_fd(g, "custom");
-	__u32 key = 0, id = 0;
-
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &key, &id))
-		id = 0;
-	close(fd);
-	return id;
-}
-
 static uint32_t loaded[MAX_LOADED];
 static int nr_loaded;
 
@@ -225,22 +144,20 @@ static bool swap_to(const struct phase *p)
 {
 	struct rlb_ctl *ctl = rlb_group_ctl(g);
 	unsigned int e = atomic_load(&epoch);
-	char name[64] = "";
 	int err;
 
 	kinds[(e + 2) / 2] = p->kind;
 	atomic_store(&epoch, e + 1);
-	err = p->policy ? rlb_ctl_load_policy(ctl, policy_path(p->policy))
+	err = p->policy ? rlb_ctl_load_policy(ctl, rlbt_policy_path(p->policy))
 			: rlb_ctl_unload_policy(ctl);
 	atomic_store(&epoch, e + 2);
 	if (!CHECK(!err, "%s %s: %s\n%s", p->policy ? "load" : "unload", p->policy ? p->policy : "",
 		   rlb_last_error(), rlb_verifier_log()))
 		return false;
 	if (p->policy && nr_loaded < MAX_LOADED)
-		loaded[nr_loaded++] = custom_prog_id();
-	rlb_ctl_policy_name(ctl, name, sizeof(name));
-	return CHECK(!strcmp(name, p->name), "after the swap the policy is '%s', want '%s'", name,
-		     p->name);
+		loaded[nr_loaded++] = rlbt_custom_prog_id(g);
+	return CHECK(rlbt_policy_is(ctl, p->name), "after the swap to %s",
+		     p->policy ? p->policy : "the built-in policy");
 }
 
 int main(void)
@@ -308,8 +225,8 @@ out:
 			      "%llu unsteered, but %ld connections ran under dns_qname alone",
 			      (unsigned long long)st.unsteered, tally.kernel_hash);
 		}
-		CHECK(!custom_prog_id(), "a policy is still installed: program %u",
-		      custom_prog_id());
+		CHECK(!rlbt_custom_prog_id(g), "a policy is still installed: program %u",
+		      rlbt_custom_prog_id(g));
 		for (int i = 0; i < nr_loaded; i++)
 			CHECK(rlbt_wait_prog_gone(loaded[i]) == -ENOENT,
 			      "the policy program %u is still loaded", loaded[i]);

@@ -18,16 +18,11 @@
  * 6. rlb_ctl_unload_policy: the name is round-robin again, the slot is empty, the policy's
  *    program is freed, and 8 connections to 127.0.0.1 rotate again.
  */
-#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/socket.h>
-#include <bpf/bpf.h>
 
 #include <reuselb/hash.h>
 #include "rlbtest.h"
@@ -37,109 +32,13 @@
 #define NR_TENANT 64
 #define NR_UNKNOWN 16
 
-/* $RLB_BIN_DIR/examples/policies/NAME.bpf.o */
-static const char *policy_path(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("RLB_BIN_DIR");
-
-	snprintf(path, sizeof(path), "%s/examples/policies/%s.bpf.o", dir ? dir : ".", name);
-	return path;
-}
-
-/* The id of the program in the group's "custom" slot (from the kernel), 0 when empty. */
-static uint32_t custom_prog_id(const struct rlb_group *g)
-{
-	int fd = rlbt_group_map_fd(g, "custom");
-	__u32 key = 0, id = 0;
-
-	if (fd < 0)
-		return 0;
-	if (bpf_map_lookup_elem(fd, &key, &id))
-		id = 0;
-	close(fd);
-	return id;
-}
-
-/*
- * One connection to the group, from src:sport (NULL, 0: the kernel's choice) to dst: returns
- * the worker that accepted and served it, or -1. Unlike rlbt_steer, the client ends it with a
- * reset (SO_LINGER 0) and the worker closes only once the reset is in, so that no packet of
- * it is left in flight: when the TIME_WAIT table is full (tcp_max_tw_buckets), a late FIN
- * reaches the listeners, runs the steering program again and is counted, which would spoil
- * the exact counts checked here.
- */
-static int serve_once(struct rlb_group *g, const char *src, uint16_t sport, const char *dst)
-{
-	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
-	struct pollfd pfd[NR_WORKERS];
-	int fd, cfd = -1, worker = -1, ready;
-	char c;
-
-	fd = rlbt_connect(AF_INET, src, sport, dst, rlb_group_port(g));
-	if (fd < 0) {
-		fprintf(stderr, "connect to %s: %s\n", dst, strerror(-fd));
-		return -1;
-	}
-	for (int i = 0; i < NR_WORKERS; i++)
-		pfd[i] = (struct pollfd){ .fd = rlb_group_fd(g, i), .events = POLLIN };
-	ready = poll(pfd, NR_WORKERS, RLBT_TIMEOUT_MS);
-	for (int i = 0; i < NR_WORKERS && ready == 1; i++)
-		if (pfd[i].revents & POLLIN)
-			worker = i;
-	if (worker < 0) {
-		fprintf(stderr, "%d workers have the connection to %s, want 1\n", ready, dst);
-		goto out;
-	}
-	cfd = accept4(pfd[worker].fd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || write(cfd, "w", 1) != 1 || read(fd, &c, 1) != 1) {
-		fprintf(stderr, "worker %d did not serve the connection: %s\n", worker,
-			strerror(errno));
-		worker = -1;
-		goto out;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-	close(fd);
-	fd = -1;
-	pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
-	if (poll(pfd, 1, RLBT_TIMEOUT_MS) != 1 || read(cfd, &c, 1) >= 0 || errno != ECONNRESET) {
-		fprintf(stderr, "worker %d never saw the client's reset\n", worker);
-		worker = -1;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (cfd >= 0)
-		close(cfd);
-	return worker;
-}
-
-static void check_name(struct rlb_group *g, const char *want)
-{
-	char name[64] = "";
-	int err = rlb_ctl_policy_name(rlb_group_ctl(g), name, sizeof(name));
-
-	CHECK(!err && !strcmp(name, want), "policy name '%s' (%s), want '%s'", name,
-	      err ? rlb_last_error() : "ok", want);
-}
-
 /* NR_ROTATE connections to 127.0.0.1 follow the round-robin rotation. */
 static void check_rotation(struct rlb_group *g, const char *when)
 {
-	int start = -1, bad = 0;
+	int bad = rlbt_rotation(g, rlbt_steer_reset, NULL, NR_ROTATE, NULL);
 
-	for (int i = 0; i < NR_ROTATE; i++) {
-		int w = serve_once(g, NULL, 0, "127.0.0.1");
-
-		if (!CHECK(w >= 0, "%s: connection %d reached no single worker", when, i))
-			return;
-		if (i == 0)
-			start = w;
-		if (w != (start + i) % NR_WORKERS && bad++ == 0)
-			fprintf(stderr, "%s: connection %d reached worker %d, want %d\n", when, i,
-				w, (start + i) % NR_WORKERS);
-	}
-	CHECK(!bad, "%s: %d of %d connections out of rotation", when, bad, NR_ROTATE);
+	if (CHECK(bad >= 0, "%s: a connection reached no single worker", when))
+		CHECK(!bad, "%s: %d of %d connections out of rotation", when, bad, NR_ROTATE);
 }
 
 /* The worker tenant.bpf.c chooses for this connection. */
@@ -171,19 +70,19 @@ int main(void)
 		goto out;
 	steer_id = rlb_group_prog_id(g);
 	check_rotation(g, "round-robin before the policy");
-	check_name(g, "round-robin");
+	CHECK(rlbt_policy_is(rlb_group_ctl(g), "round-robin"), "not the built-in policy");
 
 	/* 2. */
-	err = rlb_ctl_load_policy(rlb_group_ctl(g), policy_path("tenant"));
-	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s: %s\n%s", policy_path("tenant"),
+	err = rlb_ctl_load_policy(rlb_group_ctl(g), rlbt_policy_path("tenant"));
+	if (!CHECK(!err, "rlb_ctl_load_policy(%s): %s: %s\n%s", rlbt_policy_path("tenant"),
 		   strerror(-err), rlb_last_error(), rlb_verifier_log()))
 		goto out;
-	policy_id = custom_prog_id(g);
+	policy_id = rlbt_custom_prog_id(g);
 	CHECK(policy_id && rlbt_prog_type(policy_id) == BPF_PROG_TYPE_SK_REUSEPORT,
 	      "the custom slot holds program %u, of type %d", policy_id, rlbt_prog_type(policy_id));
 	CHECK(rlb_group_prog_id(g) == steer_id, "the steering program changed: %u, was %u",
 	      rlb_group_prog_id(g), steer_id);
-	check_name(g, "custom:tenant");
+	CHECK(rlbt_policy_is(rlb_group_ctl(g), "custom:tenant"), "not the tenant policy");
 
 	/* 3. */
 	err = rlbt_group_config(g, &cfg);
@@ -199,7 +98,7 @@ int main(void)
 		if (!CHECK(port > 0, "no free port: %s", strerror(-port)))
 			goto out;
 		want = tenant_worker("127.0.0.1", port, dst, rlb_group_port(g), cfg.seed);
-		w = serve_once(g, "127.0.0.1", port, dst);
+		w = rlbt_steer_reset(g, AF_INET, "127.0.0.1", port, dst);
 		if (!CHECK(w >= 0, "connection %d to %s reached no single worker", i, dst))
 			goto out;
 		counts[w]++;
@@ -229,7 +128,7 @@ int main(void)
 	/* 5. */
 	before = after;
 	for (int i = 0; i < NR_UNKNOWN; i++)
-		if (!CHECK(serve_once(g, NULL, 0, "127.0.0.3") >= 0,
+		if (!CHECK(rlbt_steer_reset(g, AF_INET, NULL, 0, "127.0.0.3") >= 0,
 			   "connection %d to 127.0.0.3 (no tenant) was not served", i))
 			goto out;
 	err = rlb_ctl_read(rlb_group_ctl(g), &after);
@@ -246,8 +145,9 @@ int main(void)
 	err = rlb_ctl_unload_policy(rlb_group_ctl(g));
 	if (!CHECK(!err, "rlb_ctl_unload_policy: %s", rlb_last_error()))
 		goto out;
-	check_name(g, "round-robin");
-	CHECK(!custom_prog_id(g), "the custom slot still holds program %u", custom_prog_id(g));
+	CHECK(rlbt_policy_is(rlb_group_ctl(g), "round-robin"), "not the built-in policy");
+	CHECK(!rlbt_custom_prog_id(g), "the custom slot still holds program %u",
+	      rlbt_custom_prog_id(g));
 	CHECK(rlbt_wait_prog_gone(policy_id) == -ENOENT, "the policy's program %u is still loaded",
 	      policy_id);
 	check_rotation(g, "round-robin after the policy");

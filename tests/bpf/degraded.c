@@ -25,10 +25,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
@@ -39,37 +37,16 @@
 /* Steers NR_CONNS connections; all in one exact rotation, NR_CONNS / NR_WORKERS each. */
 static void check_rotation(struct rlb_group *g, const char *what)
 {
-	int counts[NR_WORKERS] = {}, first = -1, off = 0;
+	int counts[NR_WORKERS] = {}, off = rlbt_rotation(g, rlbt_steer, NULL, NR_CONNS, counts);
 
-	for (int i = 0; i < NR_CONNS; i++) {
-		int w = rlbt_steer(g, AF_INET, NULL, 0, "127.0.0.1");
-
-		if (!CHECK(w >= 0, "%s: connection %d reached no single worker", what, i))
-			return;
-		if (i == 0)
-			first = w;
-		counts[w]++;
-		off += w != (first + i) % NR_WORKERS;
-	}
+	if (!CHECK(off >= 0, "%s: a connection reached no single worker", what))
+		return;
 	CHECK(!off, "%s: %d connections out of rotation", what, off);
 	for (int w = 0; w < NR_WORKERS; w++)
 		CHECK(counts[w] == NR_CONNS / NR_WORKERS, "%s: worker %d received %d, want %d",
 		      what, w, counts[w], NR_CONNS / NR_WORKERS);
 	printf("%s: %d connections, %d/%d/%d/%d\n", what, NR_CONNS, counts[0], counts[1], counts[2],
 	       counts[3]);
-}
-
-static int read_sysctl(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int v = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
 }
 
 /*
@@ -215,7 +192,7 @@ static void no_migrate(void)
 		      "migrate disabled: config.flags %#x has RLB_CFG_MIGRATE", cfg.flags);
 
 	/* without a migrate program, only this sysctl would move the queue (by hash) */
-	migrate_req = read_sysctl("/proc/sys/net/ipv4/tcp_migrate_req");
+	migrate_req = rlbt_read_sysctl("/proc/sys/net/ipv4/tcp_migrate_req");
 	queued = close_with_queue(g, &to);
 	if (migrate_req == 0)
 		CHECK(queued == -ECONNRESET && to < 0,
@@ -285,40 +262,11 @@ static void no_mmap(void)
 	rlb_group_close(g);
 }
 
-/* Runs fn in a child whose probe sees REUSELB_PROBE_DISABLE=disable (NULL: unset). */
-static void in_child(const char *name, const char *disable, void (*fn)(void))
-{
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (!CHECK(pid >= 0, "fork: %s", strerror(errno)))
-		return;
-	if (pid == 0) {
-		int rc;
-
-		if (disable)
-			setenv("REUSELB_PROBE_DISABLE", disable, 1);
-		else
-			unsetenv("REUSELB_PROBE_DISABLE");
-		fn();
-		printf("%s: ", name);
-		rc = rlbt_finish();
-		fflush(stdout);
-		fflush(stderr);
-		_exit(rc);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "%s: the child failed (status %#x)", name, status);
-}
-
 int main(void)
 {
 	rlbt_require_root();
-	in_child("control", NULL, control);
-	in_child("migrate disabled", "migrate", no_migrate);
-	in_child("mmapable disabled", "mmapable", no_mmap);
+	rlbt_in_child("control", NULL, control);
+	rlbt_in_child("migrate disabled", "migrate", no_migrate);
+	rlbt_in_child("mmapable disabled", "mmapable", no_mmap);
 	return rlbt_finish();
 }

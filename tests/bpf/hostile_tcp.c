@@ -89,30 +89,6 @@ struct tcase {
 	bool server_closes; /* the last answer ends the connection (error or no keep-alive) */
 };
 
-static uint64_t rng;
-
-/* xorshift64*: reproducible from the printed seed. */
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545F4914F6CDD1DULL;
-}
-
-static uint32_t below(uint32_t n)
-{
-	return n ? (uint32_t)(rnd() % n) : 0;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static void append(struct tcase *c, const void *p, size_t n)
 {
 	if (c->len + n > MAX_DATA)
@@ -149,7 +125,7 @@ static void random_chars(char *out, size_t n, const char *set)
 	size_t m = strlen(set);
 
 	for (size_t i = 0; i < n; i++)
-		out[i] = set[below(m)];
+		out[i] = set[rlbt_below(m)];
 }
 
 static const char token_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -165,31 +141,31 @@ static bool valid_request(struct tcase *c, bool *head, bool body_ok)
 {
 	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS",
 					       "PATCH" };
-	const char *method = methods[below(body_ok ? 7 : 2)];
-	bool http11 = below(5) != 0, ka_token = false, close_token = false;
+	const char *method = methods[rlbt_below(body_ok ? 7 : 2)];
+	bool http11 = rlbt_below(5) != 0, ka_token = false, close_token = false;
 	char chunk[256];
 	size_t body = 0, n;
 
 	*head = !strcmp(method, "HEAD");
-	n = 1 + below(60);
+	n = 1 + rlbt_below(60);
 	random_chars(chunk, n, path_chars);
 	/* "/p..." never names /burn, which would spend CPU time */
 	appendf(c, "%s /p%.*s HTTP/1.%d\r\n", method, (int)n, chunk, http11);
-	if (below(2))
+	if (rlbt_below(2))
 		appendf(c, "Host: 127.0.0.1\r\n");
-	for (int i = below(6); i > 0; i--) {
-		size_t nl = 1 + below(20), nv = below(80);
+	for (int i = rlbt_below(6); i > 0; i--) {
+		size_t nl = 1 + rlbt_below(20), nv = rlbt_below(80);
 		char value[128];
 
 		random_chars(chunk, nl, token_chars);
 		/* any visible character or a blank, inside the value */
 		for (size_t j = 0; j < nv; j++)
-			value[j] = (char)(0x20 + below(0x5f));
+			value[j] = (char)(0x20 + rlbt_below(0x5f));
 		/* "X-" keeps the name clear of the headers the server reads */
-		appendf(c, "X-%.*s:%s%.*s\r\n", (int)nl, chunk, below(2) ? " " : "", (int)nv,
+		appendf(c, "X-%.*s:%s%.*s\r\n", (int)nl, chunk, rlbt_below(2) ? " " : "", (int)nv,
 			value);
 	}
-	switch (below(4)) {
+	switch (rlbt_below(4)) {
 	case 0:
 		appendf(c, "Connection: close\r\n");
 		close_token = true;
@@ -205,13 +181,13 @@ static bool valid_request(struct tcase *c, bool *head, bool body_ok)
 	default:
 		break;
 	}
-	if (body_ok && (!strcmp(method, "POST") || !strcmp(method, "PUT") || below(8) == 0)) {
-		body = below(3) ? below(2000) : 0;
+	if (body_ok && (!strcmp(method, "POST") || !strcmp(method, "PUT") || rlbt_below(8) == 0)) {
+		body = rlbt_below(3) ? rlbt_below(2000) : 0;
 		appendf(c, "Content-Length: %zu\r\n", body);
 	}
 	appendf(c, "\r\n");
 	for (size_t i = 0; i < body; i++) {
-		char b = (char)rnd();
+		char b = (char)rlbt_rnd();
 
 		append(c, &b, 1);
 	}
@@ -221,7 +197,7 @@ static bool valid_request(struct tcase *c, bool *head, bool body_ok)
 /* Valid requests; the server answers each up to the first that does not keep the connection. */
 static void gen_valid(struct tcase *c)
 {
-	int n = 1 + below(3);
+	int n = 1 + rlbt_below(3);
 	bool open = true;
 
 	c->kind = "valid";
@@ -243,7 +219,7 @@ static void gen_truncated(struct tcase *c)
 	c->kind = "truncated";
 	/* no body: wherever it is cut, the header block is not whole */
 	valid_request(c, &head, false);
-	c->len = below(c->len);
+	c->len = rlbt_below(c->len);
 }
 
 static void gen_longbody(struct tcase *c)
@@ -251,14 +227,14 @@ static void gen_longbody(struct tcase *c)
 	/* 2^64 - 1, 2^63, 10^12, 2^32, 2^16, 1 */
 	static const char *const lengths[] = { "18446744073709551615", "9223372036854775808",
 					       "1000000000000", "4294967296", "65536", "1" };
-	const char *len = lengths[below(6)];
+	const char *len = lengths[rlbt_below(6)];
 	uint64_t n = strtoull(len, NULL, 10);
-	size_t part = below(n < 4000 ? n : 4000);
+	size_t part = rlbt_below(n < 4000 ? n : 4000);
 
 	c->kind = "longbody";
 	appendf(c, "POST /upload HTTP/1.1\r\nContent-Length: %s\r\n\r\n", len);
 	for (size_t i = 0; i < part; i++) {
-		char b = (char)rnd();
+		char b = (char)rlbt_rnd();
 
 		append(c, &b, 1);
 	}
@@ -294,19 +270,19 @@ static void gen_random(struct tcase *c)
 	size_t len;
 
 	c->kind = "random";
-	switch (below(4)) {
+	switch (rlbt_below(4)) {
 	case 0:
-		len = edges[below(6)];
+		len = edges[rlbt_below(6)];
 		break;
 	case 1:
-		len = below(512);
+		len = rlbt_below(512);
 		break;
 	default:
-		len = below(MAX_RANDOM + 1);
+		len = rlbt_below(MAX_RANDOM + 1);
 		break;
 	}
 	for (size_t i = 0; i < len; i++) {
-		char b = (char)rnd();
+		char b = (char)rlbt_rnd();
 
 		append(c, &b, 1);
 	}
@@ -316,17 +292,17 @@ static void gen_random(struct tcase *c)
 /* Garbage whose first line cannot be a request line, and a blank line within the bound. */
 static void gen_garbage(struct tcase *c)
 {
-	size_t len = below(MAX_HEADER - 4);
+	size_t len = rlbt_below(MAX_HEADER - 4);
 	char b;
 
 	c->kind = "garbage";
 	/* not a token character, not the CR of an empty line: a control byte or one above 0x7f */
-	b = below(2) ? (char)(0x80 + below(0x80)) : (char)below(0x0d);
+	b = rlbt_below(2) ? (char)(0x80 + rlbt_below(0x80)) : (char)rlbt_below(0x0d);
 	append(c, &b, 1);
 	for (size_t i = 1; i < len; i++) {
 		/* no CR: the only blank line is the one at the end */
 		do
-			b = (char)rnd();
+			b = (char)rlbt_rnd();
 		while (b == '\r');
 		append(c, &b, 1);
 	}
@@ -343,7 +319,7 @@ static void header_block(struct tcase *c, size_t size)
 	appendf(c, "GET /big HTTP/1.1\r\n");
 	/* filler headers of 10 to 1000 bytes, then one that makes the size exact */
 	while (size - (c->len - start) > 1200) {
-		size_t n = 10 + below(990);
+		size_t n = 10 + rlbt_below(990);
 
 		appendf(c, "X-F%zu: ", n);
 		for (size_t i = 0; i < n; i++)
@@ -360,7 +336,7 @@ static void header_block(struct tcase *c, size_t size)
 
 static void gen_oversize(struct tcase *c)
 {
-	size_t size = MAX_HEADER + 1 + (below(2) ? 0 : below(MAX_RANDOM - MAX_HEADER));
+	size_t size = MAX_HEADER + 1 + (rlbt_below(2) ? 0 : rlbt_below(MAX_RANDOM - MAX_HEADER));
 
 	c->kind = "oversize";
 	header_block(c, size);
@@ -376,7 +352,7 @@ static void gen_exact(struct tcase *c)
 	header_block(c, MAX_HEADER);
 	expect(c, 200, false);
 	/* a request after it is read and answered too */
-	if (below(2)) {
+	if (rlbt_below(2)) {
 		keep = valid_request(c, &head, true);
 		expect(c, 200, head);
 		c->server_closes = !keep;
@@ -455,7 +431,7 @@ static const struct {
 
 static void gen_table(struct tcase *c)
 {
-	unsigned int i = below(sizeof(table) / sizeof(table[0]));
+	unsigned int i = rlbt_below(sizeof(table) / sizeof(table[0]));
 
 	c->kind = table[i].name;
 	append(c, table[i].data, table[i].len);
@@ -471,13 +447,13 @@ static void gen_empty(struct tcase *c)
 
 static void cut(struct tcase *c)
 {
-	int n = below(3) ? 0 : 1 + below(MAX_CUTS);
+	int n = rlbt_below(3) ? 0 : 1 + rlbt_below(MAX_CUTS);
 
 	c->nr_cuts = 0;
 	if (c->len < 2)
 		return;
 	for (int i = 0; i < n; i++)
-		c->cuts[c->nr_cuts++] = 1 + below(c->len - 1);
+		c->cuts[c->nr_cuts++] = 1 + rlbt_below(c->len - 1);
 	/* sorted, no duplicates */
 	for (int i = 1; i < c->nr_cuts; i++) {
 		for (int j = i; j > 0 && c->cuts[j - 1] > c->cuts[j]; j--) {
@@ -497,7 +473,7 @@ static void cut(struct tcase *c)
 
 static void gen_http(struct tcase *c)
 {
-	unsigned int r = below(100);
+	unsigned int r = rlbt_below(100);
 
 	c->len = 0;
 	c->nr_want = 0;
@@ -521,7 +497,7 @@ static void gen_http(struct tcase *c)
 	else
 		gen_empty(c);
 	cut(c);
-	r = below(20);
+	r = rlbt_below(20);
 	if (r == 0)
 		c->end = END_CLOSE;
 	else if (r == 1)
@@ -546,7 +522,7 @@ struct reply {
  */
 static int exchange(int fd, const struct tcase *c, struct reply *r)
 {
-	long deadline = now_ms() + RLBT_TIMEOUT_MS;
+	long deadline = rlbt_now_ms() + RLBT_TIMEOUT_MS;
 	struct timespec pause = { 0, PIECE_PAUSE_NS };
 	size_t sent = 0;
 	int piece = 0;
@@ -560,7 +536,7 @@ static int exchange(int fd, const struct tcase *c, struct reply *r)
 	for (;;) {
 		size_t piece_end = piece < c->nr_cuts ? c->cuts[piece] : c->len;
 		struct pollfd p = { .fd = fd, .events = 0 };
-		long left = deadline - now_ms();
+		long left = deadline - rlbt_now_ms();
 
 		if (sent == c->len && !shut) {
 			shut = true;
@@ -759,7 +735,7 @@ static void hostile_http(struct tcase *c, struct reply *r)
 	uint64_t accepted, requests, definite = 0, maybe = 0;
 	int failed = 0, status, err, made = 0;
 	struct rlbt_server s;
-	long start = now_ms();
+	long start = rlbt_now_ms();
 
 	err = rlbt_serve_start(argv, &s);
 	if (!CHECK(!err, "serve --mode http did not start: %s", strerror(-err)))
@@ -799,7 +775,7 @@ static void hostile_http(struct tcase *c, struct reply *r)
 	CHECK(failed == 0, "%d connections failed (stopped after 10)", failed);
 	printf("http: %d connections in %ld ms, %" PRIu64 " answers read, %" PRIu64
 	       " possible on connections that did not read\n",
-	       made, now_ms() - start, definite, maybe);
+	       made, rlbt_now_ms() - start, definite, maybe);
 
 	check_alive(&s, c, r);
 	made++;
@@ -825,14 +801,14 @@ static void hostile_echo(struct tcase *c, struct reply *r)
 	int failed = 0, status, err, made = 0;
 	uint64_t accepted, requests;
 	struct rlbt_server s;
-	long start = now_ms();
+	long start = rlbt_now_ms();
 
 	err = rlbt_serve_start(argv, &s);
 	if (!CHECK(!err, "serve --mode echo did not start: %s", strerror(-err)))
 		return;
 	for (int i = 0; i < NR_ECHO_CONNS + 1 && failed < 10; i++) {
-		size_t len =
-			i < NR_ECHO_BIG ? 64 * 1024 + below(192 * 1024) : below(MAX_RANDOM + 1);
+		size_t len = i < NR_ECHO_BIG ? 64 * 1024 + rlbt_below(192 * 1024)
+					     : rlbt_below(MAX_RANDOM + 1);
 		int fd;
 
 		c->kind = i < NR_ECHO_BIG ? "echo big" : "echo";
@@ -844,7 +820,7 @@ static void hostile_echo(struct tcase *c, struct reply *r)
 			appendf(c, "GET / HTTP/1.1\r\n\r\n");
 		}
 		for (size_t j = 0; c->len < len && i < NR_ECHO_CONNS; j++) {
-			char b = (char)rnd();
+			char b = (char)rlbt_rnd();
 
 			append(c, &b, 1);
 		}
@@ -870,7 +846,7 @@ static void hostile_echo(struct tcase *c, struct reply *r)
 			show("read", r->buf, r->len);
 		}
 	}
-	printf("echo: %d connections in %ld ms\n", made, now_ms() - start);
+	printf("echo: %d connections in %ld ms\n", made, rlbt_now_ms() - start);
 	status = rlbt_serve_stop(&s);
 	CHECK(status == 0, "serve --mode echo exited with %d after SIGTERM", status);
 	if (CHECK(worker_totals(&s, &accepted, &requests) == NR_WORKERS,
@@ -882,15 +858,11 @@ static void hostile_echo(struct tcase *c, struct reply *r)
 
 int main(void)
 {
-	const char *seed = getenv("RLBT_SEED");
 	struct tcase c = {};
 	struct reply r = {};
 
 	rlbt_require_root();
-	rng = seed && *seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	if (!rng)
-		rng = 1;
-	printf("seed %" PRIu64 " (RLBT_SEED=%" PRIu64 " replays this run)\n", rng, rng);
+	rlbt_seed();
 	fflush(stdout);
 	c.data = malloc(MAX_DATA);
 	r.buf = malloc(MAX_IN);

@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
@@ -55,30 +54,6 @@ struct dgram {
 	bool answered;
 };
 
-static uint64_t rng;
-
-/* xorshift64*: reproducible from the printed seed. */
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545F4914F6CDD1DULL;
-}
-
-static uint32_t below(uint32_t n)
-{
-	return n ? (uint32_t)(rnd() % n) : 0;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* Fills d->data with d->len bytes of one kind, cut wherever the length ends. */
 static void fill(struct dgram *d)
 {
@@ -87,27 +62,27 @@ static void fill(struct dgram *d)
 	size_t n = 0;
 
 	for (size_t i = 0; i < d->len; i++)
-		d->data[i] = (unsigned char)rnd();
-	switch (below(3)) {
+		d->data[i] = (unsigned char)rlbt_rnd();
+	switch (rlbt_below(3)) {
 	case 0:
 		d->kind = "random";
 		return;
 	case 1: {
-		uint32_t v = below(2) ? versions[below(4)] : (uint32_t)rnd();
+		uint32_t v = rlbt_below(2) ? versions[rlbt_below(4)] : (uint32_t)rlbt_rnd();
 
 		d->kind = "quic long header";
-		head[n++] = 0x80 | below(0x80);
+		head[n++] = 0x80 | rlbt_below(0x80);
 		head[n++] = v >> 24;
 		head[n++] = v >> 16;
 		head[n++] = v >> 8;
 		head[n++] = v;
 		/* mostly the lengths QUIC allows (0-20, 8 for ours), sometimes any byte */
-		head[n++] = below(4) ? (below(2) ? 8 : below(21)) : below(256);
+		head[n++] = rlbt_below(4) ? (rlbt_below(2) ? 8 : rlbt_below(21)) : rlbt_below(256);
 		break;
 	}
 	default:
 		d->kind = "quic short header";
-		head[n++] = 0x40 | below(0x40);
+		head[n++] = 0x40 | rlbt_below(0x40);
 		break;
 	}
 	memcpy(d->data, head, n < d->len ? n : d->len);
@@ -242,7 +217,7 @@ static int round_trip(const char *policy, const int *fds, struct dgram *d, unsig
 		d[i].answered = false;
 	}
 	for (int i = NR_DGRAMS - 1; i > 0; i--) {
-		int j = below(i + 1);
+		int j = rlbt_below(i + 1);
 		size_t t = d[i].len;
 
 		d[i].len = d[j].len;
@@ -253,7 +228,7 @@ static int round_trip(const char *policy, const int *fds, struct dgram *d, unsig
 		arena += d[i].len;
 	}
 	while (answered + *lost < (int)NR_DGRAMS) {
-		long now = now_ms();
+		long now = rlbt_now_ms();
 
 		/* a big one waits alone, so that the server's buffer always has room */
 		while (next < (int)NR_DGRAMS && waiting < WINDOW &&
@@ -300,7 +275,7 @@ static void run_policy(const char *policy, struct dgram *d, unsigned char *arena
 	int fds[NR_SOCKS], nr_fds = 0, sent = 0, lost = 0, stray = 0, err, status, lines;
 	uint64_t steered, unsteered, echoed;
 	struct rlbt_server s;
-	long start = now_ms();
+	long start = rlbt_now_ms();
 
 	err = rlbt_serve_start(argv, &s);
 	if (!CHECK(!err, "serve --udp --policy %s did not start: %s", policy, strerror(-err)))
@@ -313,7 +288,7 @@ static void run_policy(const char *policy, struct dgram *d, unsigned char *arena
 	for (int r = 0; r < NR_ROUNDS && !lost; r++)
 		sent += round_trip(policy, fds, d, arena, buf, &lost, &stray);
 	printf("policy %s: %d datagrams sent, %d echoed, %d lost, %d stray, in %ld ms\n", policy,
-	       sent, sent - lost, lost, stray, now_ms() - start);
+	       sent, sent - lost, lost, stray, rlbt_now_ms() - start);
 	CHECK(sent == NR_ROUNDS * (int)NR_DGRAMS && !lost,
 	      "policy %s: %d of %d datagrams sent and echoed, %d lost", policy, sent - lost,
 	      NR_ROUNDS * (int)NR_DGRAMS, lost);
@@ -340,16 +315,12 @@ out:
 int main(void)
 {
 	static const char *const policies[] = { "round-robin", "hash", "quic-cid" };
-	const char *seed = getenv("RLBT_SEED");
 	static struct dgram d[NR_DGRAMS];
 	unsigned char *buf, *arena;
 	size_t total = 0;
 
 	rlbt_require_root();
-	rng = seed && *seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	if (!rng)
-		rng = 1;
-	printf("seed %" PRIu64 " (RLBT_SEED=%" PRIu64 " replays this run)\n", rng, rng);
+	rlbt_seed();
 	fflush(stdout);
 	/* every datagram's bytes, kept until its echo is checked */
 	for (size_t i = 0; i < NR_DGRAMS; i++)

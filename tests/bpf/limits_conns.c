@@ -19,46 +19,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
 
 #define MAX_CONNS 5
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/* One keep-alive request on fd and its whole answer; returns the status or -errno. */
-static int ask(int fd)
-{
-	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	char buf[1024];
-	size_t len = 0;
-	int status;
-
-	if (write(fd, req, sizeof(req) - 1) != sizeof(req) - 1)
-		return -errno;
-	while (len < sizeof(buf) - 1) {
-		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
-		const char *end;
-
-		if (r <= 0)
-			return r == 0 ? -EPIPE : errno == EAGAIN ? -ETIMEDOUT : -errno;
-		len += r;
-		buf[len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		/* the body is one line: "worker N\n" */
-		if (end && strchr(end + 4, '\n'))
-			return sscanf(buf, "HTTP/1.1 %d ", &status) == 1 ? status : -EPROTO;
-	}
-	return -ENOBUFS;
-}
 
 struct group_ref {
 	const char *name;
@@ -98,7 +63,7 @@ int main(void)
 		fds[i] = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
 		if (!CHECK(fds[i] >= 0, "connection %d: %s", i, strerror(-fds[i])))
 			goto out;
-		status = ask(fds[i]);
+		status = rlbt_http_get(fds[i]);
 		CHECK(status == 200, "connection %d: %d (%s)", i, status,
 		      status < 0 ? strerror(-status) : "status");
 	}
@@ -107,7 +72,7 @@ int main(void)
 	extra = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
 	if (!CHECK(extra >= 0, "the sixth connection: %s", strerror(-extra)))
 		goto out;
-	start = now_ms();
+	start = rlbt_now_ms();
 	{
 		struct pollfd p = { .fd = extra, .events = POLLIN };
 
@@ -116,15 +81,15 @@ int main(void)
 			CHECK(r == 0 || (r < 0 && errno == ECONNRESET),
 			      "the sixth connection read %s, want an end of file",
 			      r > 0 ? "data" : strerror(errno));
-			CHECK(now_ms() - start <= 500, "the sixth connection closed after %ld ms",
-			      now_ms() - start);
+			CHECK(rlbt_now_ms() - start <= 500,
+			      "the sixth connection closed after %ld ms", rlbt_now_ms() - start);
 		}
 	}
 	close(extra);
 
 	/* 3. the five are undisturbed */
 	for (int i = 0; i < MAX_CONNS; i++) {
-		status = ask(fds[i]);
+		status = rlbt_http_get(fds[i]);
 		CHECK(status == 200, "connection %d, second request: %d (%s)", i, status,
 		      status < 0 ? strerror(-status) : "status");
 	}
@@ -138,7 +103,7 @@ int main(void)
 		  MAX_CONNS - 1)) {
 		fds[0] = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
 		if (CHECK(fds[0] >= 0, "a new connection: %s", strerror(-fds[0]))) {
-			status = ask(fds[0]);
+			status = rlbt_http_get(fds[0]);
 			CHECK(status == 200, "a new connection after one closed: %d (%s)", status,
 			      status < 0 ? strerror(-status) : "status");
 		}

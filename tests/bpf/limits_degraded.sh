@@ -13,7 +13,7 @@
 # | migrate disabled, kernel   | no line at all: the kernel policy needs no BPF          |
 # In every case the server serves (a connection reads "worker N"), stderr holds nothing else,
 # and SIGTERM ends it with exit status 0.
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
 
 # run NAME DISABLE POLICY: serves with REUSELB_PROBE_DISABLE=DISABLE (unset if empty), asks
 # one connection, stops; leaves stderr in $tmp/serve-NAME.err. Returns 1 if it did not serve.

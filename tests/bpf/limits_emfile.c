@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
@@ -35,31 +34,6 @@
 #define NR_CONNS 100
 #define IDLE_MS 2000
 #define MAX_CPU_S 0.2
-
-/* One keep-alive request on fd and its whole answer; returns the status or -errno. */
-static int ask(int fd)
-{
-	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	char buf[1024];
-	size_t len = 0;
-	int status;
-
-	if (write(fd, req, sizeof(req) - 1) != sizeof(req) - 1)
-		return -errno;
-	while (len < sizeof(buf) - 1) {
-		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
-		const char *end;
-
-		if (r <= 0)
-			return r == 0 ? -EPIPE : errno == EAGAIN ? -ETIMEDOUT : -errno;
-		len += r;
-		buf[len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		if (end && strchr(end + 4, '\n'))
-			return sscanf(buf, "HTTP/1.1 %d ", &status) == 1 ? status : -EPROTO;
-	}
-	return -ENOBUFS;
-}
 
 /* utime + stime of a process in clock ticks, or -errno. */
 static long cpu_ticks(pid_t pid)
@@ -222,7 +196,7 @@ int main(void)
 				turned_away++;
 			continue;
 		}
-		status = ask(fds[i]);
+		status = rlbt_http_get(fds[i]);
 		if (CHECK(status == 200, "connection %d, held by the server: %d (%s)", i, status,
 			  status < 0 ? strerror(-status) : "status"))
 			held++;
@@ -243,7 +217,7 @@ int main(void)
 	      "the worker has not let its connections go");
 	fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
 	if (CHECK(fd >= 0, "a new connection: %s", strerror(-fd))) {
-		status = ask(fd);
+		status = rlbt_http_get(fd);
 		CHECK(status == 200, "a new connection after the others closed: %d (%s)", status,
 		      status < 0 ? strerror(-status) : "status");
 		close(fd);

@@ -24,10 +24,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
@@ -52,14 +50,6 @@ struct watched {
 	size_t sent; /* trickle: bytes of slow[] sent */
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* Reads a response up to the end of file or 'size' bytes; returns its length or -errno. */
 static ssize_t read_until_eof(int fd, char *buf, size_t size, bool *eof)
 {
@@ -81,26 +71,6 @@ static ssize_t read_until_eof(int fd, char *buf, size_t size, bool *eof)
 	return len;
 }
 
-/* Reads one whole "worker N\n" response (to the end of its body); returns 0 or -errno. */
-static int read_response(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	while (len < size - 1) {
-		ssize_t r = read(fd, buf + len, size - 1 - len);
-		const char *end;
-
-		if (r <= 0)
-			return r == 0 ? -EPIPE : errno == EAGAIN ? -ETIMEDOUT : -errno;
-		len += r;
-		buf[len] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-		if (end && strchr(end + 4, '\n'))
-			return 0;
-	}
-	return -ENOBUFS;
-}
-
 static void on_readable(struct watched *w)
 {
 	char buf[512];
@@ -118,7 +88,7 @@ static void on_readable(struct watched *w)
 	}
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	w->closed_ms = now_ms();
+	w->closed_ms = rlbt_now_ms();
 	w->reset = r < 0;
 }
 
@@ -138,24 +108,24 @@ static void slowloris(const struct rlbt_server *s)
 		w[i].fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s->port);
 		if (!CHECK(w[i].fd >= 0, "%s: connect: %s", w[i].name, strerror(-w[i].fd)))
 			goto out;
-		w[i].since_ms = now_ms();
+		w[i].since_ms = rlbt_now_ms();
 	}
 	err = write(w[2].fd, req, sizeof(req) - 1) == sizeof(req) - 1 ? 0 : -errno;
 	if (!err)
-		err = read_response(w[2].fd, buf, sizeof(buf));
+		err = rlbt_http_read(w[2].fd, buf, sizeof(buf));
 	if (!CHECK(!err && !strncmp(buf, "HTTP/1.1 200 ", 13), "answered: no 200: %s",
 		   err ? strerror(-err) : buf))
 		goto out;
-	w[2].since_ms = now_ms();
+	w[2].since_ms = rlbt_now_ms();
 	for (int i = 0; i < 3; i++)
 		fcntl(w[i].fd, F_SETFL, O_NONBLOCK);
 
-	start = now_ms();
+	start = rlbt_now_ms();
 	next_byte = start;
-	while (now_ms() - start < WATCH_MS &&
+	while (rlbt_now_ms() - start < WATCH_MS &&
 	       (!w[0].closed_ms || !w[1].closed_ms || !w[2].closed_ms)) {
 		struct pollfd p[3];
-		long now = now_ms(), wait;
+		long now = rlbt_now_ms(), wait;
 
 		/* trickle: one more byte of the request every second, while it is open */
 		if (!w[1].closed_ms && now >= next_byte && w[1].sent < sizeof(slow) - 1) {
@@ -235,7 +205,7 @@ static void long_headers(const struct rlbt_server *s)
 	if (!CHECK(fd >= 0, "connect: %s", strerror(-fd)))
 		return;
 	len = big_request(buf, sizeof(buf));
-	start = now_ms();
+	start = rlbt_now_ms();
 	if (CHECK(write(fd, buf, len) == (ssize_t)len, "write %zu bytes: %s", len,
 		  strerror(errno))) {
 		n = read_until_eof(fd, resp, sizeof(resp), &eof);
@@ -243,9 +213,9 @@ static void long_headers(const struct rlbt_server *s)
 		      n < 0 ? strerror(-n) : resp);
 		CHECK(n > 0 && strstr(resp, "\r\nConnection: close\r\n"),
 		      "the 431 does not say \"Connection: close\": %s", resp);
-		CHECK(eof && now_ms() - start < 1000,
+		CHECK(eof && rlbt_now_ms() - start < 1000,
 		      "the server did not close after its 431 (%s, %ld ms)",
-		      eof ? "end of file" : "no end of file", now_ms() - start);
+		      eof ? "end of file" : "no end of file", rlbt_now_ms() - start);
 	}
 	close(fd);
 
@@ -256,13 +226,13 @@ static void long_headers(const struct rlbt_server *s)
 	len = big_request(buf, MAX_HEADER);
 	if (CHECK(write(fd, buf, len) == (ssize_t)len, "write %zu bytes: %s", len,
 		  strerror(errno))) {
-		err = read_response(fd, resp, sizeof(resp));
+		err = rlbt_http_read(fd, resp, sizeof(resp));
 		CHECK(!err && !strncmp(resp, "HTTP/1.1 200 ", 13),
 		      "a header block of exactly %d bytes: %s", MAX_HEADER,
 		      err ? strerror(-err) : resp);
 		err = write(fd, req, sizeof(req) - 1) == sizeof(req) - 1 ? 0 : -errno;
 		if (!err)
-			err = read_response(fd, resp, sizeof(resp));
+			err = rlbt_http_read(fd, resp, sizeof(resp));
 		CHECK(!err && !strncmp(resp, "HTTP/1.1 200 ", 13),
 		      "the request after it on the same connection: %s",
 		      err ? strerror(-err) : resp);

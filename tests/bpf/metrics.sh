@@ -25,40 +25,13 @@
 # (name, label values with their escapes, a number); each metric has one HELP and one TYPE,
 # before its samples; a metric's samples are together; no series comes twice; a counter's
 # name ends in _total; the text ends with a newline.
-set -u
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools curl bpftool
 
-failures=0
-tmp=$(mktemp -d)
+# the servers that start() runs: killed if the test ends before stop() ends them
 pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-if [ "$(id -u)" != 0 ]; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: needs root, and CI=true does not allow a skip"
-		exit 1
-	fi
-	echo "SKIP: needs root"
-	exit 77
-fi
-if [ -z "${REUSELB:-}" ] || [ -z "${RLB_BIN_DIR:-}" ]; then
-	echo "FAIL: REUSELB and RLB_BIN_DIR are not set: run the test through ctest"
-	exit 1
-fi
-if ! command -v curl >/dev/null; then
-	echo "FAIL: curl is missing: apt-get install -y curl"
-	exit 1
-fi
-
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
+# shellcheck disable=SC2016 # expanded when the hook runs, at exit
+on_exit 'for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done'
 
 # The strict format check of a metrics text on stdin; prints what is wrong, exits 1 if any.
 check_format() {
@@ -214,10 +187,8 @@ curl -sS -g -o "$tmp/body" "$url" || fail "curl -g $url failed"
 check_format <"$tmp/body" || fail "IPv6: the metrics text is not in the exposition format"
 stop v6
 
-# 7. A copy of the binary that user 65534 can reach, whatever the path to the build directory.
-mkdir -p "$tmp/bin"
-chmod 755 "$tmp" "$tmp/bin"
-cp "$REUSELB" "$tmp/bin/reuselb"
+# 7. From a copy of the binary that user 65534 can reach.
+nobody_copy
 start kernel setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 	"$tmp/bin/reuselb" serve -a 127.0.0.1 -p 0 -w 2 --mode id --policy kernel \
 	--metrics 127.0.0.1:0 || exit 1
@@ -235,32 +206,15 @@ grep -q "^reuselb_policy_info{group=\"tcp-$port\",policy=\"kernel\"} 1$" "$tmp/b
 stop kernel
 
 # 8.
-expect_error() {
-	local what=$1 want=$2 status lines
-	shift 2
-	timeout 10 "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
-	status=$?
-	lines=$(wc -l <"$tmp/err")
-	echo "$what: exit $status, stderr: $(head -c 300 "$tmp/err")"
-	[ "$status" = "$want" ] || fail "$what: exit status $status, want $want"
-	[ "$lines" = 1 ] || fail "$what: $lines lines on stderr, want 1"
-}
 serve=("$REUSELB" serve -a 127.0.0.1 -p 0 -w 2 --mode id)
-expect_error "no port" 2 "${serve[@]}" --metrics 127.0.0.1
-expect_error "IPv6 without brackets" 2 "${serve[@]}" --metrics ::1:9464
-coproc HOLD { "$RLB_BIN_DIR/rlbhold" 127.0.0.1; }
-hold_pid=$HOLD_PID hold_out=${HOLD[0]:-} hold_in=${HOLD[1]:-}
-if [ -n "$hold_out" ] && read -r -t 10 held <&"$hold_out" && [ -n "$held" ]; then
-	expect_error "address held" 1 "${serve[@]}" --metrics "127.0.0.1:$held"
-	grep -q "127.0.0.1:$held" "$tmp/err" || fail "address held: the line does not name it"
+expect "no port" 2 "" "${serve[@]}" --metrics 127.0.0.1
+expect "IPv6 without brackets" 2 "" "${serve[@]}" --metrics ::1:9464
+if hold_start; then
+	# the line names the address
+	expect "address held" 1 "127.0.0.1:$held" "${serve[@]}" --metrics "127.0.0.1:$held"
 else
 	fail "rlbhold did not report a port"
 fi
-[ -n "$hold_in" ] && exec {hold_in}>&-
-wait "$hold_pid" 2>/dev/null
+hold_stop
 
-if [ "$failures" != 0 ]; then
-	echo "FAIL: $failures checks failed"
-	exit 1
-fi
-echo PASS
+finish

@@ -19,16 +19,14 @@
 # 5. SIGTERM: exit status 0; the group's pins are gone.
 #
 # Every run is bounded (timeout, read -t).
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools jq
 
 caps_line='CAP_BPF.*CAP_NET_ADMIN|CAP_NET_ADMIN.*CAP_BPF'
 
-# A copy of the binary that user 65534 can reach, whatever the permissions on the way to the
-# build directory, and a wrapper that runs it as nobody without capabilities (it execs: the pid
-# that serve_start records is the server's).
-mkdir -p "$tmp/bin"
-chmod 755 "$tmp" "$tmp/bin"
-cp "$REUSELB" "$tmp/bin/reuselb"
+# A copy of the binary that user 65534 can reach, and a wrapper that runs it as nobody without
+# capabilities (it execs: the pid that serve_start records is the server's).
+nobody_copy
 cat >"$tmp/bin/as-nobody" <<EOF
 #!/bin/sh
 exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$tmp/bin/reuselb" "\$@"

@@ -17,11 +17,9 @@
 #    server.
 #
 # Every run is bounded (read -t, and a kill after it).
-source "$(dirname "$0")/cli_common.bash"
+source "$(dirname "$0")/../lib/common.bash" || exit 1
 
-mkdir -p "$tmp/bin"
-chmod 755 "$tmp" "$tmp/bin"
-cp "$REUSELB" "$tmp/bin/reuselb"
+nobody_copy
 
 # try CAPS: runs serve as nobody with CAPS (setpriv's list, e.g. +bpf,+net_admin; -all for
 # none). Sets $served (1 or 0), $status and $first (the first line on stderr).

@@ -38,7 +38,6 @@ struct ctx {
 	char name[32];
 	char port[16];
 	uint64_t steered, accepted; /* wait until the group counts this many */
-	int owner;
 };
 
 static bool reached(void *arg)
@@ -48,34 +47,6 @@ static bool reached(void *arg)
 
 	return !rlbt_group_totals(c->name, &t) && t.steered >= c->steered &&
 	       t.accepted >= c->accepted;
-}
-
-static bool owned(void *arg)
-{
-	struct ctx *c = arg;
-
-	return rlbt_group_owner(c->name) == c->owner;
-}
-
-static const char *file_text(int fd)
-{
-	static char buf[16384];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-struct said {
-	int fd;
-	const char *line;
-};
-
-static bool has_said(void *arg)
-{
-	const struct said *s = arg;
-
-	return strstr(file_text(s->fd), s->line);
 }
 
 static int start(struct ctx *c, bool takeover, int err_fd, struct rlbt_server *s)
@@ -138,16 +109,14 @@ int main(void)
 	kill(a_pid, SIGKILL);
 	status = rlbt_serve_wait(&a, WAIT_MS);
 	CHECK(status == 128 + SIGKILL, "A ended with %d, want %d (SIGKILL)", status, 128 + SIGKILL);
-	c.owner = b.pid;
-	CHECK(rlbt_wait_for(owned, &c, WAIT_MS), "B does not hold the pins: pid %d does",
+	CHECK(rlbt_wait_owner(c.name, b.pid, WAIT_MS), "B does not hold the pins: pid %d does",
 	      rlbt_group_owner(c.name));
 	snprintf(line, sizeof(line), "reuselb: took over group %s from pid %d\n", c.name, a_pid);
-	CHECK(strstr(file_text(err_b), line), "B's stderr lacks \"%s\"", line);
+	CHECK(strstr(rlbt_file_text(err_b), line), "B's stderr lacks \"%s\"", line);
 	snprintf(line, sizeof(line), "reuselb: pid %d has exited: group %s is ours\n", a_pid,
 		 c.name);
 	/* B looks for the lock every 100 ms: the line comes a little after the lock is B's */
-	CHECK(rlbt_wait_for(has_said, &(struct said){ .fd = err_b, .line = line }, WAIT_MS),
-	      "B's stderr lacks \"%s\"", line);
+	CHECK(rlbt_wait_said(err_b, line, WAIT_MS), "B's stderr lacks \"%s\"", line);
 
 	/* 5. */
 	c.steered = 0;
@@ -157,9 +126,8 @@ int main(void)
 	status = rlbt_load_finish(&load, true, WAIT_MS, &res);
 	failed = res.total - res.ok;
 	CHECK(res.total && !res.refused && !res.timeout && !res.error,
-	      "rlbload: %llu connections: %llu refused, %llu timeout, %llu error; want none",
-	      (unsigned long long)res.total, (unsigned long long)res.refused,
-	      (unsigned long long)res.timeout, (unsigned long long)res.error);
+	      "rlbload: connections %s; want none refused, timed out or in error",
+	      rlbt_load_summary(&res));
 	CHECK(failed <= t1.active,
 	      "%llu connections failed, more than the %llu A had accepted and not closed",
 	      (unsigned long long)failed, (unsigned long long)t1.active);
@@ -181,8 +149,8 @@ int main(void)
 out:
 	if (load.pid > 0)
 		rlbt_load_finish(&load, true, WAIT_MS, &res);
-	printf("stderr of A:\n%s", file_text(err_a));
-	printf("stderr of B:\n%s", file_text(err_b));
+	printf("stderr of A:\n%s", rlbt_file_text(err_a));
+	printf("stderr of B:\n%s", rlbt_file_text(err_b));
 	rlbt_serve_free(&a);
 	rlbt_serve_free(&b);
 	return rlbt_finish();

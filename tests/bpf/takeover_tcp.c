@@ -50,7 +50,6 @@ struct ctx {
 	uint64_t until;
 	uint64_t migrated;
 	long own; /* connections the test made itself (burn requests) */
-	int owner;
 };
 
 static bool enough_accepted(void *arg)
@@ -59,13 +58,6 @@ static bool enough_accepted(void *arg)
 	struct rlbt_totals t;
 
 	return !rlbt_group_totals(c->name, &t) && t.accepted >= c->until;
-}
-
-static bool owned(void *arg)
-{
-	struct ctx *c = arg;
-
-	return rlbt_group_owner(c->name) == c->owner;
 }
 
 /* The group's own count: what the serving generation accepted so far, then STEP more. */
@@ -107,28 +99,6 @@ static int hold_a_worker(struct ctx *c)
 	}
 	CHECK(burning(c), "no burn request got under way in %d tries", MAX_BURNS);
 	return fd;
-}
-
-/* All that a file descriptor's file holds, NUL-terminated (static). */
-static const char *file_text(int fd)
-{
-	static char buf[16384];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-struct said {
-	int fd;
-	const char *line;
-};
-
-static bool has_said(void *arg)
-{
-	const struct said *s = arg;
-
-	return strstr(file_text(s->fd), s->line);
 }
 
 /* Every instance is started alike: with nothing to take over, --takeover just serves. */
@@ -192,12 +162,11 @@ static bool hand_over(struct ctx *c, struct rlbt_server *from, int from_err, str
 		 c->name, to->pid);
 	CHECK(from->output && strstr(from->output, line), "pid %d did not print \"%s\"", from_pid,
 	      line);
-	c->owner = to->pid;
-	CHECK(rlbt_wait_for(owned, c, WAIT_MS), "pid %d does not hold the pins: pid %d does",
-	      to->pid, rlbt_group_owner(c->name));
+	CHECK(rlbt_wait_owner(c->name, to->pid, WAIT_MS),
+	      "pid %d does not hold the pins: pid %d does", to->pid, rlbt_group_owner(c->name));
 	snprintf(line, sizeof(line), "reuselb: took over group %s from pid %d\n", c->name,
 		 from_pid);
-	CHECK(strstr(file_text(to_err), line), "pid %d's stderr lacks \"%s\"", to->pid, line);
+	CHECK(strstr(rlbt_file_text(to_err), line), "pid %d's stderr lacks \"%s\"", to->pid, line);
 	rlbt_group_totals(c->name, &t);
 	printf("pid %d took over from pid %d: %llu queued connections migrated\n", to->pid,
 	       from_pid, (unsigned long long)t.migrated);
@@ -249,7 +218,7 @@ int main(void)
 		goto out;
 	snprintf(line, sizeof(line), "reuselb: no live group %s to take over: serving it anew\n",
 		 c.name);
-	CHECK(strstr(file_text(err_a), line), "A's stderr lacks \"%s\"", line);
+	CHECK(strstr(rlbt_file_text(err_a), line), "A's stderr lacks \"%s\"", line);
 	if (!CHECK(!rlbt_load_start(load_argv, &load), "cannot start rlbload"))
 		goto out;
 	if (!more(&c, "A alone"))
@@ -257,8 +226,7 @@ int main(void)
 	kill(a.pid, SIGUSR2);
 	snprintf(line, sizeof(line), "reuselb: ignoring SIGUSR2 from pid %d: no new instance",
 		 getpid());
-	CHECK(rlbt_wait_for(has_said, &(struct said){ .fd = err_a, .line = line }, WAIT_MS),
-	      "A's stderr lacks \"%s\"", line);
+	CHECK(rlbt_wait_said(err_a, line, WAIT_MS), "A's stderr lacks \"%s\"", line);
 	if (!more(&c, "A after a stray SIGUSR2"))
 		goto out;
 	if (!hand_over(&c, &a, err_a, &b, err_b) || !more(&c, "after A to B"))
@@ -267,13 +235,8 @@ int main(void)
 		goto out;
 
 	status = rlbt_load_finish(&load, true, WAIT_MS, &res);
-	CHECK(status == 0 && res.total && res.ok == res.total,
-	      "rlbload: exit %d, %llu connections: %llu ok, %llu refused, %llu reset, %llu "
-	      "timeout, %llu bad, %llu error",
-	      status, (unsigned long long)res.total, (unsigned long long)res.ok,
-	      (unsigned long long)res.refused, (unsigned long long)res.reset,
-	      (unsigned long long)res.timeout, (unsigned long long)res.bad,
-	      (unsigned long long)res.error);
+	CHECK(status == 0 && res.total && res.ok == res.total, "rlbload: exit %d, connections %s",
+	      status, rlbt_load_summary(&res));
 	CHECK(res.rate >= MIN_RATE, "rlbload ran at %.0f connections/s, want %d or more", res.rate,
 	      MIN_RATE);
 	status = rlbt_serve_stop(&a2);
@@ -294,9 +257,9 @@ int main(void)
 out:
 	if (load.pid > 0)
 		rlbt_load_finish(&load, true, WAIT_MS, &res);
-	printf("stderr of A:\n%s", file_text(err_a));
-	printf("stderr of B:\n%s", file_text(err_b));
-	printf("stderr of A2:\n%s", file_text(err_a2));
+	printf("stderr of A:\n%s", rlbt_file_text(err_a));
+	printf("stderr of B:\n%s", rlbt_file_text(err_b));
+	printf("stderr of A2:\n%s", rlbt_file_text(err_a2));
 	rlbt_serve_free(&a);
 	rlbt_serve_free(&b);
 	rlbt_serve_free(&a2);

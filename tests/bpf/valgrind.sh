@@ -5,25 +5,19 @@
 # 1. it serves under valgrind (4 connections answered);
 # 2. SIGTERM: exit 0, no error, and no byte definitely or indirectly lost.
 # Run on the plain build only (label "valgrind"): valgrind cannot run an ASan binary.
-set -u
+source "$(dirname "$0")/../lib/common.bash" || exit 1
+need_tools valgrind
 
-if [ "$(id -u)" != 0 ]; then
-	[ "${CI:-}" = true ] && { echo "FAIL: needs root, and CI=true does not allow a skip"; exit 1; }
-	echo "SKIP: needs root"
-	exit 77
-fi
-command -v valgrind >/dev/null || { echo "FAIL: valgrind is missing: run scripts/setup"; exit 1; }
-tmp=$(mktemp -d)
+# the server while it runs
 pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
+# shellcheck disable=SC2016 # expanded when the hook runs, at exit
+on_exit '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null'
+
+# vg_fail MESSAGE: fails and ends the test, with the start of valgrind's log, which says why.
+vg_fail() {
+	fail "$@"
 	sed -n '1,60p' "$tmp/vg" 2>/dev/null
-	exit 1
+	finish
 }
 
 valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
@@ -32,18 +26,18 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak
 pid=$!
 for _ in $(seq 300); do
 	grep -q '^reuselb: serving' "$tmp/out" && break
-	kill -0 "$pid" 2>/dev/null || fail "serve died under valgrind: $(cat "$tmp/out")"
+	kill -0 "$pid" 2>/dev/null || vg_fail "serve died under valgrind: $(cat "$tmp/out")"
 	sleep 0.1
 done
 port=$(sed -n 's/^reuselb: serving .* port \([0-9]*\),.*/\1/p' "$tmp/out")
-[ -n "$port" ] || fail "serve did not start under valgrind"
+[ -n "$port" ] || vg_fail "serve did not start under valgrind"
 
 # 1.
 for _ in 1 2 3 4; do
-	exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "connect"
+	exec 3<>"/dev/tcp/127.0.0.1/$port" || vg_fail "connect"
 	read -r -t 10 word _ <&3
 	exec 3<&-
-	[ "$word" = worker ] || fail "no answer under valgrind"
+	[ "$word" = worker ] || vg_fail "no answer under valgrind"
 done
 
 # 2.
@@ -52,6 +46,6 @@ wait "$pid"
 status=$?
 pid=
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$tmp/vg"
-[ "$status" = 0 ] || fail "exit status $status (3: valgrind found errors or leaks)"
-grep -q "ERROR SUMMARY: 0 errors" "$tmp/vg" || fail "valgrind reported errors"
-echo "PASS"
+[ "$status" = 0 ] || vg_fail "exit status $status (3: valgrind found errors or leaks)"
+grep -q "ERROR SUMMARY: 0 errors" "$tmp/vg" || vg_fail "valgrind reported errors"
+finish

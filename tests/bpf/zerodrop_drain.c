@@ -215,13 +215,8 @@ int main(void)
 
 	/* 6. */
 	status = rlbt_load_finish(&load, true, WAIT_MS, &res);
-	CHECK(status == 0 && res.total && res.ok == res.total,
-	      "rlbload: exit %d, %llu connections: %llu ok, %llu refused, %llu reset, %llu "
-	      "timeout, %llu bad, %llu error",
-	      status, (unsigned long long)res.total, (unsigned long long)res.ok,
-	      (unsigned long long)res.refused, (unsigned long long)res.reset,
-	      (unsigned long long)res.timeout, (unsigned long long)res.bad,
-	      (unsigned long long)res.error);
+	CHECK(status == 0 && res.total && res.ok == res.total, "rlbload: exit %d, connections %s",
+	      status, rlbt_load_summary(&res));
 	CHECK(res.rate >= MIN_RATE, "rlbload ran at %.0f connections/s, want %d or more", res.rate,
 	      MIN_RATE);
 	if (!rlb_ctl_read(rlb_group_ctl(c.g), &st))

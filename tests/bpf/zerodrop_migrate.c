@@ -27,11 +27,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
@@ -64,19 +62,6 @@ static int private_netns(void)
 		err = -errno;
 	close(fd);
 	return err;
-}
-
-static int read_sysctl(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int v = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
 }
 
 /* Connections waiting in a listener's accept queue. */
@@ -138,7 +123,7 @@ static void run_case(const char *name, struct outcome *out)
 	err = private_netns();
 	if (!CHECK(!err, "%s: cannot make a network namespace: %s", name, strerror(-err)))
 		return;
-	if (!CHECK(read_sysctl("/proc/sys/net/ipv4/tcp_migrate_req") == 0,
+	if (!CHECK(rlbt_read_sysctl("/proc/sys/net/ipv4/tcp_migrate_req") == 0,
 		   "%s: tcp_migrate_req is not 0 in a new namespace", name))
 		return;
 	if (!CHECK(!rlbt_group_open("127.0.0.1", RLB_POLICY_ROUND_ROBIN, NR_WORKERS, &g),
@@ -223,39 +208,10 @@ static void with_migrate(void)
 	      (unsigned long long)o.migrated, NR_CONNS / NR_WORKERS);
 }
 
-/* Runs fn in a child whose probe sees REUSELB_PROBE_DISABLE=disable (NULL: unset). */
-static void in_child(const char *name, const char *disable, void (*fn)(void))
-{
-	int status = 0;
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (!CHECK(pid >= 0, "fork: %s", strerror(errno)))
-		return;
-	if (pid == 0) {
-		int rc;
-
-		if (disable)
-			setenv("REUSELB_PROBE_DISABLE", disable, 1);
-		else
-			unsetenv("REUSELB_PROBE_DISABLE");
-		fn();
-		printf("%s: ", name);
-		rc = rlbt_finish();
-		fflush(stdout);
-		fflush(stderr);
-		_exit(rc);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "%s: the child failed (status %#x)", name, status);
-}
-
 int main(void)
 {
 	rlbt_require_root();
-	in_child("without migrate", "migrate", without_migrate);
-	in_child("with migrate", NULL, with_migrate);
+	rlbt_in_child("without migrate", "migrate", without_migrate);
+	rlbt_in_child("with migrate", NULL, with_migrate);
 	return rlbt_finish();
 }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/membarrier.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include "rlbtest.h"
 
 int rlbt_failures;
+int rlbt_cases;
 
 /* Upper bounds for loops that walk kernel objects or wait for them. */
 #define RLBT_MAX_IDS 65536
@@ -43,10 +45,16 @@ void rlbt_fail(const char *file, int line, const char *fmt, ...)
 int rlbt_finish(void)
 {
 	if (rlbt_failures) {
-		printf("FAIL: %d check%s failed\n", rlbt_failures, rlbt_failures == 1 ? "" : "s");
+		printf("FAIL: %d check%s failed", rlbt_failures, rlbt_failures == 1 ? "" : "s");
+		if (rlbt_cases)
+			printf(" in %d cases", rlbt_cases);
+		printf("\n");
 		return 1;
 	}
-	printf("PASS\n");
+	if (rlbt_cases)
+		printf("PASS: %d cases\n", rlbt_cases);
+	else
+		printf("PASS\n");
 	return 0;
 }
 
@@ -208,20 +216,30 @@ static int drain_listeners(struct pollfd *pfd, unsigned int n)
 	return drained;
 }
 
+/*
+ * One pollfd a worker of the group, for POLLIN; returns how many, or 0 when the group has more
+ * than RLB_MAX_WORKERS.
+ */
+static unsigned int poll_workers(struct rlb_group *g, struct pollfd pfd[RLB_MAX_WORKERS])
+{
+	unsigned int n = rlb_group_nr_workers(g);
+
+	if (n > RLB_MAX_WORKERS)
+		return 0;
+	/* A closed worker is -1, which poll() skips. */
+	for (unsigned int i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = rlb_group_fd(g, i), .events = POLLIN };
+	return n;
+}
+
 int rlbt_accepting_worker(struct rlb_group *g, int timeout_ms)
 {
 	struct pollfd pfd[RLB_MAX_WORKERS];
-	unsigned int n = rlb_group_nr_workers(g);
+	unsigned int n = poll_workers(g, pfd);
 	int ready, worker = -1, cfd, extra;
 
-	if (n > RLB_MAX_WORKERS)
+	if (!n)
 		return -1;
-	for (unsigned int i = 0; i < n; i++) {
-		/* A closed worker is -1, which poll() skips. */
-		pfd[i].fd = rlb_group_fd(g, i);
-		pfd[i].events = POLLIN;
-		pfd[i].revents = 0;
-	}
 	ready = poll(pfd, n, timeout_ms);
 	if (ready == 0) {
 		fprintf(stderr, "no worker received the connection within %d ms\n", timeout_ms);
@@ -286,6 +304,77 @@ int rlbt_steer(struct rlb_group *g, int family, const char *src_addr, uint16_t s
 	}
 	close(fd);
 	return worker;
+}
+
+int rlbt_steer_reset(struct rlb_group *g, int family, const char *src_addr, uint16_t src_port,
+		     const char *dst_addr)
+{
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	struct pollfd pfd[RLB_MAX_WORKERS];
+	unsigned int n = poll_workers(g, pfd);
+	int fd, cfd = -1, worker = -1, ready;
+	char c;
+
+	if (!n)
+		return -1;
+	fd = rlbt_connect(family, src_addr, src_port, dst_addr, rlb_group_port(g));
+	if (fd < 0) {
+		fprintf(stderr, "connect to %s: %s\n", dst_addr, strerror(-fd));
+		return -1;
+	}
+	ready = poll(pfd, n, RLBT_TIMEOUT_MS);
+	for (unsigned int i = 0; i < n && ready == 1; i++)
+		if (pfd[i].revents & POLLIN)
+			worker = i;
+	if (worker < 0) {
+		fprintf(stderr, "%d workers have the connection to %s, want 1\n", ready, dst_addr);
+		goto out;
+	}
+	cfd = accept4(pfd[worker].fd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0 || write(cfd, "w", 1) != 1 || read(fd, &c, 1) != 1) {
+		fprintf(stderr, "worker %d did not serve the connection: %s\n", worker,
+			strerror(errno));
+		worker = -1;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(fd);
+	fd = -1;
+	pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
+	if (poll(pfd, 1, RLBT_TIMEOUT_MS) != 1 || read(cfd, &c, 1) >= 0 || errno != ECONNRESET) {
+		fprintf(stderr, "worker %d never saw the client's reset\n", worker);
+		worker = -1;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (cfd >= 0)
+		close(cfd);
+	return worker;
+}
+
+int rlbt_rotation(struct rlb_group *g, rlbt_steer_fn *steer, const char *src_addr, int nr,
+		  int *counts)
+{
+	unsigned int n = rlb_group_nr_workers(g);
+	int start = -1, off = 0;
+
+	for (int i = 0; i < nr; i++) {
+		int w = steer(g, AF_INET, src_addr, 0, "127.0.0.1");
+
+		if (w < 0) {
+			fprintf(stderr, "connection %d reached no single worker\n", i);
+			return -1;
+		}
+		if (i == 0)
+			start = w;
+		if (counts)
+			counts[w]++;
+		if (w != (int)((start + i) % n) && off++ == 0)
+			fprintf(stderr, "connection %d reached worker %d, the rotation says %d\n",
+				i, w, (start + i) % n);
+	}
+	return off;
 }
 
 int rlbt_ask_id(int family, const char *src_addr, uint16_t src_port, const char *dst_addr,
@@ -434,49 +523,24 @@ int rlbt_wait_prog_gone(uint32_t id)
 
 int rlbt_group_config(const struct rlb_group *g, struct rlb_config *cfg)
 {
-	__u32 map_ids[64], nr_maps, key = 0;
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	uint32_t prog_id = rlb_group_prog_id(g);
-	int prog_fd, err;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 0;
+	int fd = rlbt_group_map_fd(g, "config"), err;
 
-	if (!prog_id)
-		return -ENOENT;
-	prog_fd = bpf_prog_get_fd_by_id(prog_id);
-	if (prog_fd < 0)
-		return prog_fd;
-	info.nr_map_ids = sizeof(map_ids) / sizeof(map_ids[0]);
-	info.map_ids = (__u64)(unsigned long)map_ids;
-	err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
-	close(prog_fd);
-	if (err)
-		return err;
-	nr_maps = info.nr_map_ids < 64 ? info.nr_map_ids : 64;
-	for (__u32 i = 0; i < nr_maps; i++) {
-		struct bpf_map_info minfo = {};
-		__u32 mlen = sizeof(minfo);
-		int map_fd = bpf_map_get_fd_by_id(map_ids[i]);
-
-		if (map_fd < 0)
-			return map_fd;
-		err = bpf_obj_get_info_by_fd(map_fd, &minfo, &mlen);
-		if (!err && strcmp(minfo.name, "config")) {
-			close(map_fd);
-			continue;
-		}
-		if (!err && minfo.value_size != sizeof(*cfg))
-			err = -EMSGSIZE;
-		if (!err)
-			err = bpf_map_lookup_elem(map_fd, &key, cfg);
-		close(map_fd);
-		return err;
-	}
-	return -ENOENT;
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (!err && info.value_size != sizeof(*cfg))
+		err = -EMSGSIZE;
+	if (!err)
+		err = bpf_map_lookup_elem(fd, &key, cfg);
+	close(fd);
+	return err;
 }
 
 /* ---- the real binary ---- */
 
-static long now_ms(void)
+long rlbt_now_ms(void)
 {
 	struct timespec ts;
 
@@ -557,20 +621,15 @@ static int kill_and_reap(struct rlbt_server *s)
 	return -ETIMEDOUT;
 }
 
-int rlbt_serve_start(const char *const argv[], struct rlbt_server *s)
+/*
+ * Forks and execs bin with argv (without argv[0], NULL-terminated), its stdout into a pipe and
+ * its stderr to err_fd (-1: the test's own). Sets *pid and *out_fd, the pipe's read end.
+ */
+static int spawn(const char *bin, const char *const argv[], int err_fd, pid_t *pid, int *out_fd)
 {
-	const char *bin = getenv("REUSELB");
 	const char *args[64];
 	int pipefd[2], argc = 0, err;
-	long deadline;
 
-	memset(s, 0, sizeof(*s));
-	s->pid = -1;
-	s->out_fd = -1;
-	if (!bin || !*bin) {
-		fprintf(stderr, "REUSELB is not set: run the test through ctest\n");
-		return -ENOENT;
-	}
 	args[argc++] = bin;
 	for (int i = 0; argv[i] && argc < 63; i++)
 		args[argc++] = argv[i];
@@ -579,30 +638,50 @@ int rlbt_serve_start(const char *const argv[], struct rlbt_server *s)
 		return -errno;
 	fflush(stdout);
 	fflush(stderr);
-	s->pid = fork();
-	if (s->pid < 0) {
+	*pid = fork();
+	if (*pid < 0) {
 		err = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
 		return err;
 	}
-	if (s->pid == 0) {
+	if (*pid == 0) {
 		/* A test that dies must not leave a server holding a port and a program. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (dup2(pipefd[1], STDOUT_FILENO) < 0)
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0 ||
+		    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
 			_exit(127);
 		execv(bin, (char *const *)args);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
 	close(pipefd[1]);
-	s->out_fd = pipefd[0];
+	*out_fd = pipefd[0];
+	return 0;
+}
+
+int rlbt_serve_start_err(const char *const argv[], int err_fd, struct rlbt_server *s)
+{
+	const char *bin = getenv("REUSELB");
+	long deadline;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = -1;
+	s->out_fd = -1;
+	if (!bin || !*bin) {
+		fprintf(stderr, "REUSELB is not set: run the test through ctest\n");
+		return -ENOENT;
+	}
+	err = spawn(bin, argv, err_fd, &s->pid, &s->out_fd);
+	if (err)
+		return err;
 	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
 
-	deadline = now_ms() + RLBT_TIMEOUT_MS;
+	deadline = rlbt_now_ms() + RLBT_TIMEOUT_MS;
 	while (!find_ready(s)) {
 		struct pollfd pfd = { .fd = s->out_fd, .events = POLLIN };
-		long left = deadline - now_ms();
+		long left = deadline - rlbt_now_ms();
 		ssize_t r;
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
@@ -630,9 +709,19 @@ fail:
 	return err;
 }
 
-int rlbt_serve_stop(struct rlbt_server *s)
+int rlbt_serve_start(const char *const argv[], struct rlbt_server *s)
 {
-	long deadline = now_ms() + RLBT_TIMEOUT_MS;
+	return rlbt_serve_start_err(argv, -1, s);
+}
+
+/*
+ * With term, SIGTERM first; then waits up to timeout_ms for the exit while collecting the rest of
+ * stdout (until its end of file); kills the server at the deadline. Returns the exit status,
+ * 128 + signal, or -ETIMEDOUT.
+ */
+static int serve_end(struct rlbt_server *s, bool term, int timeout_ms)
+{
+	long deadline = rlbt_now_ms() + timeout_ms;
 	bool out_open = s->out_fd >= 0;
 	int pidfd, status, ret = -ETIMEDOUT;
 
@@ -641,17 +730,16 @@ int rlbt_serve_stop(struct rlbt_server *s)
 	pidfd = syscall(SYS_pidfd_open, s->pid, 0);
 	if (pidfd < 0)
 		return -errno;
-	if (kill(s->pid, SIGTERM)) {
+	if (term && kill(s->pid, SIGTERM)) {
 		ret = -errno;
 		goto out;
 	}
-	/* Until it exits and its stdout reaches EOF, or the deadline. */
 	while (s->pid > 0 || out_open) {
 		struct pollfd pfd[2] = {
 			{ .fd = s->pid > 0 ? pidfd : -1, .events = POLLIN },
 			{ .fd = out_open ? s->out_fd : -1, .events = POLLIN },
 		};
-		long left = deadline - now_ms();
+		long left = deadline - rlbt_now_ms();
 
 		if (left <= 0 || poll(pfd, 2, left) <= 0)
 			break;
@@ -670,13 +758,23 @@ int rlbt_serve_stop(struct rlbt_server *s)
 		}
 	}
 	if (s->pid > 0) {
-		fprintf(stderr, "server %d did not exit within %d ms of SIGTERM: killed\n", s->pid,
-			RLBT_TIMEOUT_MS);
+		fprintf(stderr, "server %d did not exit within %d ms%s: killed\n", s->pid,
+			timeout_ms, term ? " of SIGTERM" : "");
 		ret = kill_and_reap(s);
 	}
 out:
 	close(pidfd);
 	return ret;
+}
+
+int rlbt_serve_stop(struct rlbt_server *s)
+{
+	return serve_end(s, true, RLBT_TIMEOUT_MS);
+}
+
+int rlbt_serve_wait(struct rlbt_server *s, int timeout_ms)
+{
+	return serve_end(s, false, timeout_ms);
 }
 
 long rlbt_serve_accepted(const struct rlbt_server *s, unsigned int worker)
@@ -708,7 +806,7 @@ void rlbt_serve_free(struct rlbt_server *s)
 	s->output_len = 0;
 }
 
-/* ---- additions: maps by name, UDP groups ---- */
+/* ---- maps by name, UDP groups ---- */
 
 int rlbt_group_map_fd(const struct rlb_group *g, const char *name)
 {
@@ -770,17 +868,12 @@ static int drain_datagrams(struct pollfd *pfd, unsigned int n)
 int rlbt_udp_worker(struct rlb_group *g, int timeout_ms)
 {
 	struct pollfd pfd[RLB_MAX_WORKERS];
-	unsigned int n = rlb_group_nr_workers(g);
+	unsigned int n = poll_workers(g, pfd);
 	int ready, worker = -1, extra;
 	char buf[2048];
 
-	if (n > RLB_MAX_WORKERS)
+	if (!n)
 		return -1;
-	for (unsigned int i = 0; i < n; i++) {
-		pfd[i].fd = rlb_group_fd(g, i);
-		pfd[i].events = POLLIN;
-		pfd[i].revents = 0;
-	}
 	ready = poll(pfd, n, timeout_ms);
 	if (ready == 0) {
 		fprintf(stderr, "no worker received the datagram within %d ms\n", timeout_ms);
@@ -806,131 +899,12 @@ int rlbt_udp_worker(struct rlb_group *g, int timeout_ms)
 	return worker;
 }
 
-/* ---- additions: servers that exit by themselves, their stderr, the load client ---- */
-
-#include <inttypes.h>
-
-int rlbt_serve_start_err(const char *const argv[], int err_fd, struct rlbt_server *s)
-{
-	const char *bin = getenv("REUSELB");
-	const char *args[64];
-	int pipefd[2], argc = 0, err;
-	long deadline;
-
-	memset(s, 0, sizeof(*s));
-	s->pid = -1;
-	s->out_fd = -1;
-	if (!bin || !*bin) {
-		fprintf(stderr, "REUSELB is not set: run the test through ctest\n");
-		return -ENOENT;
-	}
-	args[argc++] = bin;
-	for (int i = 0; argv[i] && argc < 63; i++)
-		args[argc++] = argv[i];
-	args[argc] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	fflush(stdout);
-	fflush(stderr);
-	s->pid = fork();
-	if (s->pid < 0) {
-		err = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err;
-	}
-	if (s->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (dup2(pipefd[1], STDOUT_FILENO) < 0 ||
-		    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
-			_exit(127);
-		execv(bin, (char *const *)args);
-		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	s->out_fd = pipefd[0];
-	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-
-	deadline = now_ms() + RLBT_TIMEOUT_MS;
-	while (!find_ready(s)) {
-		struct pollfd pfd = { .fd = s->out_fd, .events = POLLIN };
-		long left = deadline - now_ms();
-		ssize_t r;
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
-			fprintf(stderr, "%s printed no ready line within %d ms\n", bin,
-				RLBT_TIMEOUT_MS);
-			err = -ETIMEDOUT;
-			goto fail;
-		}
-		r = read_output(s);
-		if (r == 0) {
-			fprintf(stderr, "%s closed its stdout before the ready line\n", bin);
-			err = -EPIPE;
-			goto fail;
-		}
-		if (r < 0 && r != -EAGAIN) {
-			err = r;
-			goto fail;
-		}
-	}
-	return 0;
-fail:
-	kill_and_reap(s);
-	close(s->out_fd);
-	s->out_fd = -1;
-	return err;
-}
-
-int rlbt_serve_wait(struct rlbt_server *s, int timeout_ms)
-{
-	long deadline = now_ms() + timeout_ms;
-	bool out_open = s->out_fd >= 0;
-	int pidfd, status, ret = -ETIMEDOUT;
-
-	if (s->pid <= 0)
-		return -ESRCH;
-	pidfd = syscall(SYS_pidfd_open, s->pid, 0);
-	if (pidfd < 0)
-		return -errno;
-	while (s->pid > 0 || out_open) {
-		struct pollfd pfd[2] = {
-			{ .fd = s->pid > 0 ? pidfd : -1, .events = POLLIN },
-			{ .fd = out_open ? s->out_fd : -1, .events = POLLIN },
-		};
-		long left = deadline - now_ms();
-
-		if (left <= 0 || poll(pfd, 2, left) <= 0)
-			break;
-		if (pfd[1].revents) {
-			ssize_t r = read_output(s);
-
-			if (r == 0 || (r < 0 && r != -EAGAIN))
-				out_open = false;
-		}
-		if (pfd[0].revents && waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			s->pid = -1;
-			if (WIFEXITED(status))
-				ret = WEXITSTATUS(status);
-			else if (WIFSIGNALED(status))
-				ret = 128 + WTERMSIG(status);
-		}
-	}
-	if (s->pid > 0) {
-		fprintf(stderr, "server %d did not exit within %d ms: killed\n", s->pid, timeout_ms);
-		ret = kill_and_reap(s);
-	}
-	close(pidfd);
-	return ret;
-}
+/* ---- the load client ---- */
 
 int rlbt_load_start(const char *const argv[], struct rlbt_load *l)
 {
 	const char *dir = getenv("RLB_BIN_DIR");
 	char bin[4096];
-	const char *args[64];
-	int pipefd[2], argc = 0, err;
 
 	l->pid = -1;
 	l->out_fd = -1;
@@ -939,37 +913,12 @@ int rlbt_load_start(const char *const argv[], struct rlbt_load *l)
 		return -ENOENT;
 	}
 	snprintf(bin, sizeof(bin), "%s/rlbload", dir);
-	args[argc++] = bin;
-	for (int i = 0; argv[i] && argc < 63; i++)
-		args[argc++] = argv[i];
-	args[argc] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	fflush(stdout);
-	fflush(stderr);
-	l->pid = fork();
-	if (l->pid < 0) {
-		err = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err;
-	}
-	if (l->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (dup2(pipefd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execv(bin, (char *const *)args);
-		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	l->out_fd = pipefd[0];
-	return 0;
+	return spawn(bin, argv, -1, &l->pid, &l->out_fd);
 }
 
 int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt_load_result *r)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = rlbt_now_ms() + timeout_ms;
 	char out[4096];
 	size_t len = 0;
 	const char *p;
@@ -984,7 +933,7 @@ int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt
 	fcntl(l->out_fd, F_SETFL, O_NONBLOCK);
 	while (len < sizeof(out) - 1) {
 		struct pollfd pfd = { .fd = l->out_fd, .events = POLLIN };
-		long left = deadline - now_ms();
+		long left = deadline - rlbt_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
@@ -997,12 +946,12 @@ int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt
 		len += n;
 	}
 	out[len] = '\0';
-	if (now_ms() >= deadline) {
+	if (rlbt_now_ms() >= deadline) {
 		fprintf(stderr, "rlbload %d did not finish within %d ms: killed\n", l->pid,
 			timeout_ms);
 		kill(l->pid, SIGKILL);
 	}
-	if (waitpid(l->pid, &status, 0) == l->pid && WIFEXITED(status) && now_ms() < deadline)
+	if (waitpid(l->pid, &status, 0) == l->pid && WIFEXITED(status) && rlbt_now_ms() < deadline)
 		ret = WEXITSTATUS(status);
 	l->pid = -1;
 	close(l->out_fd);
@@ -1020,6 +969,19 @@ int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt
 		return ret < 0 ? ret : -EPROTO;
 	return ret;
 }
+
+const char *rlbt_load_summary(const struct rlbt_load_result *r)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf),
+		 "%" PRIu64 " in all: %" PRIu64 " ok, %" PRIu64 " refused, %" PRIu64
+		 " reset, %" PRIu64 " timeout, %" PRIu64 " bad, %" PRIu64 " error",
+		 r->total, r->ok, r->refused, r->reset, r->timeout, r->bad, r->error);
+	return buf;
+}
+
+/* ---- live groups, seen through their pins ---- */
 
 int rlbt_group_totals(const char *name, struct rlbt_totals *t)
 {
@@ -1061,13 +1023,202 @@ int rlbt_group_owner(const char *name)
 bool rlbt_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
 	const struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
-	long deadline = now_ms() + timeout_ms;
+	long deadline = rlbt_now_ms() + timeout_ms;
 
 	/* polls the condition itself: the pause only spaces the looks, bounded by the deadline */
 	while (!cond(arg)) {
-		if (now_ms() >= deadline)
+		if (rlbt_now_ms() >= deadline)
 			return false;
 		nanosleep(&pause, NULL);
 	}
 	return true;
+}
+
+struct owner {
+	const char *name;
+	int pid;
+};
+
+static bool owned(void *arg)
+{
+	const struct owner *o = arg;
+
+	return rlbt_group_owner(o->name) == o->pid;
+}
+
+bool rlbt_wait_owner(const char *name, int pid, int timeout_ms)
+{
+	struct owner o = { .name = name, .pid = pid };
+
+	return rlbt_wait_for(owned, &o, timeout_ms);
+}
+
+/* ---- stderr files, HTTP answers ---- */
+
+const char *rlbt_file_text(int fd)
+{
+	static char buf[16384];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+struct said {
+	int fd;
+	const char *line;
+};
+
+static bool has_said(void *arg)
+{
+	const struct said *s = arg;
+
+	return strstr(rlbt_file_text(s->fd), s->line);
+}
+
+bool rlbt_wait_said(int fd, const char *line, int timeout_ms)
+{
+	struct said s = { .fd = fd, .line = line };
+
+	return rlbt_wait_for(has_said, &s, timeout_ms);
+}
+
+int rlbt_http_read(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	while (len < size - 1) {
+		ssize_t r = read(fd, buf + len, size - 1 - len);
+		const char *end;
+
+		if (r <= 0)
+			return r == 0 ? -EPIPE : errno == EAGAIN ? -ETIMEDOUT : -errno;
+		len += r;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		/* the body is one line: "worker N\n" */
+		if (end && strchr(end + 4, '\n'))
+			return 0;
+	}
+	return -ENOBUFS;
+}
+
+int rlbt_http_get(int fd)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[1024];
+	int status, err;
+
+	if (write(fd, req, sizeof(req) - 1) != sizeof(req) - 1)
+		return -errno;
+	err = rlbt_http_read(fd, buf, sizeof(buf));
+	if (err)
+		return err;
+	return sscanf(buf, "HTTP/1.1 %d ", &status) == 1 ? status : -EPROTO;
+}
+
+/* ---- users' policies ---- */
+
+const char *rlbt_policy_path(const char *name)
+{
+	static char path[512];
+	const char *dir = getenv("RLB_BIN_DIR");
+
+	snprintf(path, sizeof(path), "%s/examples/policies/%s.bpf.o", dir ? dir : ".", name);
+	return path;
+}
+
+uint32_t rlbt_custom_prog_id(const struct rlb_group *g)
+{
+	int fd = rlbt_group_map_fd(g, "custom");
+	__u32 key = 0, id = 0;
+
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &key, &id))
+		id = 0;
+	close(fd);
+	return id;
+}
+
+bool rlbt_policy_is(struct rlb_ctl *ctl, const char *want)
+{
+	char name[64] = "";
+	int err = rlb_ctl_policy_name(ctl, name, sizeof(name));
+
+	if (!err && !strcmp(name, want))
+		return true;
+	fprintf(stderr, "policy name '%s' (%s), want '%s'\n", name, err ? rlb_last_error() : "ok",
+		want);
+	return false;
+}
+
+/* ---- processes, sysctls, random numbers ---- */
+
+void rlbt_in_child(const char *name, const char *disable, void (*fn)(void))
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (!CHECK(pid >= 0, "fork: %s", strerror(errno)))
+		return;
+	if (pid == 0) {
+		int rc;
+
+		if (disable)
+			setenv("REUSELB_PROBE_DISABLE", disable, 1);
+		else
+			unsetenv("REUSELB_PROBE_DISABLE");
+		fn();
+		printf("%s: ", name);
+		rc = rlbt_finish();
+		fflush(stdout);
+		fflush(stderr);
+		_exit(rc);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "%s: the child failed (status %#x)", name, status);
+}
+
+int rlbt_read_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static uint64_t rng;
+
+void rlbt_seed(void)
+{
+	const char *seed = getenv("RLBT_SEED");
+
+	rng = seed && *seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	/* xorshift stays at 0 forever */
+	if (!rng)
+		rng = 1;
+	printf("seed %" PRIu64 " (RLBT_SEED=%" PRIu64 " replays this run)\n", rng, rng);
+}
+
+/* xorshift64*: reproducible from the printed seed. */
+uint64_t rlbt_rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545F4914F6CDD1DULL;
+}
+
+uint32_t rlbt_below(uint32_t n)
+{
+	return n ? (uint32_t)(rlbt_rnd() % n) : 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Helpers for the tests: checks that count failures, a root gate that knows CI, TCP clients
- * from a chosen source, the worker that accepted a connection of an in-process group, the
- * real binary started and stopped, and questions asked of the kernel rather than of our own
- * state (which programs are loaded, what a map holds).
+ * Helpers for the tests: checks that count failures (and the cases of a table), a root gate
+ * that knows CI, TCP clients from a chosen source, the worker that accepted a connection of an
+ * in-process group, the real binary and the load client started and stopped, users' policies,
+ * and questions asked of the kernel rather than of our own state (which programs are loaded,
+ * what a map holds). The shell tests have theirs in common.bash, next to this file.
  */
 #ifndef RLBTEST_H
 #define RLBTEST_H
@@ -39,8 +40,24 @@ void rlbt_fail(const char *file, int line, const char *fmt, ...)
 		___ok;                                                                             \
 	})
 
-/* Prints PASS or FAIL and the number of failed checks; main returns what this returns. */
+/*
+ * Prints PASS or FAIL and the number of failed checks, and the number of cases when a table
+ * counted them; main returns what this returns.
+ */
 int rlbt_finish(void);
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* Rows of case tables run so far, each counted once whatever checks it makes. */
+extern int rlbt_cases;
+
+/*
+ * The loop of a table-driven test: i runs over the rows of table, and each is counted as a
+ * case, also when the body goes on to the next with continue.
+ */
+#define rlbt_for_each_case(i, table) for (size_t i = 0; i < ARRAY_SIZE(table); i++, rlbt_cases++)
 
 /*
  * Exits unless the test runs as root: 77 (skipped) normally, 1 under CI=true, where a skip
@@ -75,6 +92,30 @@ int rlbt_accepting_worker(struct rlb_group *g, int timeout_ms);
  */
 int rlbt_steer(struct rlb_group *g, int family, const char *src_addr, uint16_t src_port,
 	       const char *dst_addr);
+
+/*
+ * As rlbt_steer, but the worker writes a byte that the client reads, then the client ends the
+ * connection with a reset (SO_LINGER 0) and the worker closes only once the reset is in, so
+ * that no packet of it is left in flight: when the TIME_WAIT table is full
+ * (tcp_max_tw_buckets), a late FIN reaches the listeners, runs the steering program again and
+ * is counted, which would spoil exact counts of the stats map. Returns the worker, or -1 after
+ * printing what went wrong.
+ */
+int rlbt_steer_reset(struct rlb_group *g, int family, const char *src_addr, uint16_t src_port,
+		     const char *dst_addr);
+
+/* rlbt_steer and rlbt_steer_reset: one connection, and the worker that took it. */
+typedef int rlbt_steer_fn(struct rlb_group *g, int family, const char *src_addr, uint16_t src_port,
+			  const char *dst_addr);
+
+/*
+ * nr connections made with steer from src_addr (NULL: the kernel's choice) to 127.0.0.1.
+ * Returns how many did not reach the next worker of a round-robin rotation that starts where
+ * the first one landed (the first such is printed), or -1 as soon as one reached no single
+ * worker. counts, if not NULL, has one entry a worker: each connection adds one where it went.
+ */
+int rlbt_rotation(struct rlb_group *g, rlbt_steer_fn *steer, const char *src_addr, int nr,
+		  int *counts);
 
 /* rlb_group_open with the options every steering test uses; prints the library's error. */
 int rlbt_group_open(const char *addr, enum rlb_policy policy, unsigned int nr_workers,
@@ -190,6 +231,12 @@ int rlbt_load_start(const char *const argv[], struct rlbt_load *l);
  */
 int rlbt_load_finish(struct rlbt_load *l, bool stop, int timeout_ms, struct rlbt_load_result *r);
 
+/*
+ * The counts of a load result as one line, for a failure message: "N in all: N ok, N refused,
+ * N reset, N timeout, N bad, N error". The text is static: valid until the next call.
+ */
+const char *rlbt_load_summary(const struct rlbt_load_result *r);
+
 /* Sums over the workers of a live group's serving generation, read through its pins. */
 struct rlbt_totals {
 	uint64_t steered, migrated, accepted, active, busy;
@@ -202,5 +249,70 @@ int rlbt_group_owner(const char *name);
 
 /* Polls cond(arg) until it holds or timeout_ms pass; returns whether it held. */
 bool rlbt_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* Waits until rlbt_group_owner(name) is pid; returns whether it came to that in timeout_ms. */
+bool rlbt_wait_owner(const char *name, int pid, int timeout_ms);
+
+/* ---- time, a server's stderr, HTTP answers ---- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long rlbt_now_ms(void);
+
+/*
+ * All that the file of fd holds (read from offset 0, up to 16 KiB), NUL-terminated: a server's
+ * stderr kept in a tmpfile(). The text is static: valid until the next call.
+ */
+const char *rlbt_file_text(int fd);
+
+/* Waits until the file of fd holds line (rlbt_file_text); returns whether it did in time. */
+bool rlbt_wait_said(int fd, const char *line, int timeout_ms);
+
+/*
+ * Reads one whole answer of "serve --mode http" from fd, the head and the one-line body
+ * ("worker N\n"), into buf (NUL-terminated). Returns 0, or -EPIPE for an end of file first,
+ * -ETIMEDOUT, -ENOBUFS when it does not fit, or another -errno.
+ */
+int rlbt_http_read(int fd, char *buf, size_t size);
+
+/* One keep-alive "GET /" on fd and its whole answer: the status, or -errno (as above). */
+int rlbt_http_get(int fd);
+
+/* ---- users' policies (examples/policies) ---- */
+
+/*
+ * $RLB_BIN_DIR/examples/policies/NAME.bpf.o, the object the build made of NAME.bpf.c. The path
+ * is static: valid until the next call.
+ */
+const char *rlbt_policy_path(const char *name);
+
+/* The id of the program in the group's "custom" slot (read from the kernel), 0 when empty. */
+uint32_t rlbt_custom_prog_id(const struct rlb_group *g);
+
+/*
+ * Whether rlb_ctl_policy_name says want ("round-robin", "custom:tenant", ...); when not, prints
+ * what it says instead.
+ */
+bool rlbt_policy_is(struct rlb_ctl *ctl, const char *want);
+
+/* ---- processes, sysctls, random numbers ---- */
+
+/*
+ * Runs fn in a child whose feature probe sees REUSELB_PROBE_DISABLE=disable (NULL: unset): the
+ * library probes once per process, so each degraded kernel needs a process of its own. The
+ * child's checks end with rlbt_finish, prefixed with name; the parent checks that it exited 0.
+ */
+void rlbt_in_child(const char *name, const char *disable, void (*fn)(void));
+
+/* The integer in a /proc/sys file, or -1. */
+int rlbt_read_sysctl(const char *path);
+
+/*
+ * A random generator for tests that try many inputs: rlbt_seed seeds it from $RLBT_SEED, or
+ * from the time and pid, and prints the seed, so that RLBT_SEED=N replays a failed run.
+ * rlbt_below(n) is uniform enough in 0..n-1 (0 for n 0). Not thread-safe.
+ */
+void rlbt_seed(void);
+uint64_t rlbt_rnd(void);
+uint32_t rlbt_below(uint32_t n);
 
 #endif

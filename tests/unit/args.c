@@ -11,33 +11,15 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "cli/cli.h"
+#include "rlbtest.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* What each output holds before the call: a failing parser must leave it so. */
 #define UNTOUCHED 4242
-
-static int failures, cases;
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return true;
-	printf("FAIL ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failures++;
-	return false;
-}
 
 static const char *show(const char *s)
 {
@@ -127,62 +109,62 @@ static const struct {
 
 static void test_uint(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(uint_cases); i++, cases++) {
+	rlbt_for_each_case(i, uint_cases) {
 		const char *in = uint_cases[i].in;
 		unsigned long out = UNTOUCHED;
 		int err;
 
 		err = cli_parse_uint(in, uint_cases[i].min, uint_cases[i].max, &out);
-		if (!check(err == uint_cases[i].err,
+		if (!CHECK(err == uint_cases[i].err,
 			   "cli_parse_uint(\"%s\", %lu, %lu): %d, want %d", show(in),
 			   uint_cases[i].min, uint_cases[i].max, err, uint_cases[i].err))
 			continue;
 		if (err)
-			check(out == UNTOUCHED, "cli_parse_uint(\"%s\"): wrote %lu on failure",
+			CHECK(out == UNTOUCHED, "cli_parse_uint(\"%s\"): wrote %lu on failure",
 			      show(in), out);
 		else
-			check(out == uint_cases[i].want, "cli_parse_uint(\"%s\"): %lu, want %lu",
+			CHECK(out == uint_cases[i].want, "cli_parse_uint(\"%s\"): %lu, want %lu",
 			      show(in), out, uint_cases[i].want);
 	}
 }
 
 static void test_port(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(port_cases); i++, cases++) {
+	rlbt_for_each_case(i, port_cases) {
 		const char *in = port_cases[i].in;
 		uint16_t out = UNTOUCHED;
 		int err;
 
 		err = cli_parse_port(in, port_cases[i].allow_zero, &out);
-		if (!check(err == port_cases[i].err, "cli_parse_port(\"%s\", %d): %d, want %d",
+		if (!CHECK(err == port_cases[i].err, "cli_parse_port(\"%s\", %d): %d, want %d",
 			   show(in), port_cases[i].allow_zero, err, port_cases[i].err))
 			continue;
 		if (err)
-			check(out == UNTOUCHED, "cli_parse_port(\"%s\"): wrote %u on failure",
+			CHECK(out == UNTOUCHED, "cli_parse_port(\"%s\"): wrote %u on failure",
 			      show(in), out);
 		else
-			check(out == port_cases[i].want, "cli_parse_port(\"%s\"): %u, want %u",
+			CHECK(out == port_cases[i].want, "cli_parse_port(\"%s\"): %u, want %u",
 			      show(in), out, port_cases[i].want);
 	}
 }
 
 static void test_addr(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(addr_cases); i++, cases++) {
+	rlbt_for_each_case(i, addr_cases) {
 		const char *in = addr_cases[i].in;
 		struct cli_addr out = {.family = UNTOUCHED};
 		int err;
 
 		err = cli_parse_addr(in, &out);
-		if (!check(err == addr_cases[i].err, "cli_parse_addr(\"%s\"): %d, want %d",
+		if (!CHECK(err == addr_cases[i].err, "cli_parse_addr(\"%s\"): %d, want %d",
 			   show(in), err, addr_cases[i].err))
 			continue;
 		if (err)
-			check(out.family == UNTOUCHED,
+			CHECK(out.family == UNTOUCHED,
 			      "cli_parse_addr(\"%s\"): wrote family %d on failure", show(in),
 			      out.family);
 		else
-			check(out.family == addr_cases[i].family &&
+			CHECK(out.family == addr_cases[i].family &&
 				  !strcmp(out.text, addr_cases[i].want),
 			      "cli_parse_addr(\"%s\"): family %d \"%s\", want %d \"%s\"", show(in),
 			      out.family, out.text, addr_cases[i].family, addr_cases[i].want);
@@ -191,20 +173,20 @@ static void test_addr(void)
 
 static void test_mode(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(mode_cases); i++, cases++) {
+	rlbt_for_each_case(i, mode_cases) {
 		const char *in = mode_cases[i].in;
 		enum server_mode out = UNTOUCHED;
 		int err;
 
 		err = cli_parse_mode(in, &out);
-		if (!check(err == mode_cases[i].err, "cli_parse_mode(\"%s\"): %d, want %d",
+		if (!CHECK(err == mode_cases[i].err, "cli_parse_mode(\"%s\"): %d, want %d",
 			   show(in), err, mode_cases[i].err))
 			continue;
 		if (err)
-			check(out == UNTOUCHED, "cli_parse_mode(\"%s\"): wrote %d on failure",
+			CHECK(out == UNTOUCHED, "cli_parse_mode(\"%s\"): wrote %d on failure",
 			      show(in), out);
 		else
-			check(out == mode_cases[i].want, "cli_parse_mode(\"%s\"): %d, want %d",
+			CHECK(out == mode_cases[i].want, "cli_parse_mode(\"%s\"): %d, want %d",
 			      show(in), out, mode_cases[i].want);
 	}
 }
@@ -215,10 +197,5 @@ int main(void)
 	test_port();
 	test_addr();
 	test_mode();
-	if (failures) {
-		printf("FAIL: %d of %d cases\n", failures, cases);
-		return 1;
-	}
-	printf("PASS: %d cases\n", cases);
-	return 0;
+	return rlbt_finish();
 }

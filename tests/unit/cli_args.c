@@ -14,33 +14,15 @@
  * 6. --help of each command: exit 0, USAGE and EXAMPLES on stdout, nothing on stderr.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "rlbtest.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_ARGS 16
-
-static int failures, cases;
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return true;
-	printf("FAIL ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failures++;
-	return false;
-}
 
 static const struct {
 	const char *in;
@@ -65,11 +47,11 @@ static const struct {
 
 static void test_group_names(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(name_cases); i++) {
+	rlbt_for_each_case(i, name_cases)
+	{
 		int err = cli_parse_group_name(name_cases[i].in);
 
-		cases++;
-		check(err == name_cases[i].err, "cli_parse_group_name(\"%s\") = %d, want %d",
+		CHECK(err == name_cases[i].err, "cli_parse_group_name(\"%s\") = %d, want %d",
 		      name_cases[i].in ? name_cases[i].in : "(null)", err, name_cases[i].err);
 	}
 }
@@ -99,20 +81,20 @@ static void test_json_escape(void)
 {
 	char buf[64];
 
-	for (size_t i = 0; i < ARRAY_SIZE(json_cases); i++) {
+	rlbt_for_each_case(i, json_cases)
+	{
 		size_t need;
 
 		memset(buf, 'X', sizeof(buf));
 		need = cli_json_escape(json_cases[i].in, buf, json_cases[i].len);
-		cases++;
-		check(need == json_cases[i].need && !strcmp(buf, json_cases[i].want),
+		CHECK(need == json_cases[i].need && !strcmp(buf, json_cases[i].want),
 		      "cli_json_escape case %zu: \"%s\" (needs %zu), want \"%s\" (%zu)", i, buf,
 		      need, json_cases[i].want, json_cases[i].need);
 	}
 	/* a zero-length buffer is not written at all */
 	buf[0] = 'X';
-	cases++;
-	check(cli_json_escape("ab", buf, 0) == 2 && buf[0] == 'X',
+	rlbt_cases++;
+	CHECK(cli_json_escape("ab", buf, 0) == 2 && buf[0] == 'X',
 	      "cli_json_escape with len 0 wrote the buffer");
 }
 
@@ -122,12 +104,12 @@ static void test_show(void)
 
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	cases += 4;
-	check(!strcmp(cli_show("abc", buf), "abc"), "cli_show(abc) = %s", buf);
-	check(!strcmp(cli_show("a\nb\tc", buf), "a?b?c"), "cli_show(a\\nb\\tc) = %s", buf);
-	check(!strcmp(cli_show(NULL, buf), ""), "cli_show(NULL) = %s", buf);
+	rlbt_cases += 4;
+	CHECK(!strcmp(cli_show("abc", buf), "abc"), "cli_show(abc) = %s", buf);
+	CHECK(!strcmp(cli_show("a\nb\tc", buf), "a?b?c"), "cli_show(a\\nb\\tc) = %s", buf);
+	CHECK(!strcmp(cli_show(NULL, buf), ""), "cli_show(NULL) = %s", buf);
 	cli_show(longer, buf);
-	check(strlen(buf) == CLI_SHOW_MAX + 3 && !strcmp(buf + CLI_SHOW_MAX, "..."),
+	CHECK(strlen(buf) == CLI_SHOW_MAX + 3 && !strcmp(buf + CLI_SHOW_MAX, "..."),
 	      "cli_show of %zu characters = %s", strlen(longer), buf);
 }
 
@@ -180,14 +162,14 @@ static void test_target(void)
 {
 	struct cli_target t;
 
-	for (size_t i = 0; i < ARRAY_SIZE(target_cases); i++) {
+	rlbt_for_each_case(i, target_cases)
+	{
 		int err = parse_target(target_cases[i].args, &t);
 
-		cases++;
-		if (check(err == target_cases[i].err, "target case %zu: %d, want %d", i, err,
+		if (CHECK(err == target_cases[i].err, "target case %zu: %d, want %d", i, err,
 			  target_cases[i].err) &&
 		    !err)
-			check(!strcmp(t.group, target_cases[i].group),
+			CHECK(!strcmp(t.group, target_cases[i].group),
 			      "target case %zu: group %s, want %s", i, t.group,
 			      target_cases[i].group);
 	}
@@ -346,23 +328,23 @@ static void test_usage_errors(void)
 {
 	static struct captured c;
 
-	for (size_t i = 0; i < ARRAY_SIZE(usage_cases); i++) {
+	rlbt_for_each_case(i, usage_cases)
+	{
 		const char *const *args = usage_cases[i].args;
 		char prefix[64];
 
 		run(usage_cases[i].cmd, args, &c);
 		snprintf(prefix, sizeof(prefix), "reuselb %s: ", args[0]);
-		cases++;
-		check(c.status == CLI_EXIT_USAGE, "case %zu (%s): exit %d, want 2", i, args[0],
+		CHECK(c.status == CLI_EXIT_USAGE, "case %zu (%s): exit %d, want 2", i, args[0],
 		      c.status);
-		check(c.out[0] == '\0', "case %zu (%s): printed on stdout: %s", i, args[0], c.out);
-		check(count_lines(c.err) == 1, "case %zu (%s): %d lines on stderr: %s", i, args[0],
+		CHECK(c.out[0] == '\0', "case %zu (%s): printed on stdout: %s", i, args[0], c.out);
+		CHECK(count_lines(c.err) == 1, "case %zu (%s): %d lines on stderr: %s", i, args[0],
 		      count_lines(c.err), c.err);
-		check(!strncmp(c.err, prefix, strlen(prefix)),
+		CHECK(!strncmp(c.err, prefix, strlen(prefix)),
 		      "case %zu: stderr does not start "
 		      "with \"%s\": %s",
 		      i, prefix, c.err);
-		check(strstr(c.err, usage_cases[i].names) != NULL,
+		CHECK(strstr(c.err, usage_cases[i].names) != NULL,
 		      "case %zu (%s): stderr does not name \"%s\": %s", i, args[0],
 		      usage_cases[i].names, c.err);
 	}
@@ -376,14 +358,14 @@ static void test_help(void)
 					     "undrain", "list",	  "probe" };
 	static struct captured c;
 
-	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
+	rlbt_for_each_case(i, cmds)
+	{
 		const char *const args[] = { names[i], "--help", NULL };
 
 		run(cmds[i], args, &c);
-		cases++;
-		check(c.status == 0 && c.err[0] == '\0', "%s --help: exit %d, stderr %s", names[i],
+		CHECK(c.status == 0 && c.err[0] == '\0', "%s --help: exit %d, stderr %s", names[i],
 		      c.status, c.err);
-		check(strstr(c.out, "Usage: reuselb ") && strstr(c.out, "EXAMPLES:") &&
+		CHECK(strstr(c.out, "Usage: reuselb ") && strstr(c.out, "EXAMPLES:") &&
 			      strstr(c.out, "Exit status:"),
 		      "%s --help lacks Usage, Exit status or EXAMPLES:\n%s", names[i], c.out);
 	}
@@ -397,10 +379,5 @@ int main(void)
 	test_target();
 	test_usage_errors();
 	test_help();
-	if (failures) {
-		printf("FAIL: %d of %d cases\n", failures, cases);
-		return 1;
-	}
-	printf("PASS: %d cases\n", cases);
-	return 0;
+	return rlbt_finish();
 }

@@ -15,33 +15,15 @@
  *    unknown status and a short buffer are refused.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/http.h"
+#include "rlbtest.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* want: the header block is the whole input */
 #define ALL (-1000)
-
-static int failures, cases;
-
-__attribute__((format(printf, 2, 3))) static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok)
-		return true;
-	printf("FAIL ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failures++;
-	return false;
-}
 
 /* A request and what the parser makes of it. */
 static const struct {
@@ -139,7 +121,7 @@ static int parse_alone(const char *in, size_t len, struct http_request *req)
 
 static void test_parse(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(parse_cases); i++, cases++) {
+	rlbt_for_each_case(i, parse_cases) {
 		const char *name = parse_cases[i].name, *in = parse_cases[i].in;
 		size_t len = strlen(in);
 		int want = parse_cases[i].want == ALL ? (int)len : parse_cases[i].want;
@@ -147,23 +129,23 @@ static void test_parse(void)
 		int got;
 
 		got = parse_alone(in, len, &req);
-		if (!check(got == want, "parse \"%s\": %d, want %d", name, got, want) || got <= 0)
+		if (!CHECK(got == want, "parse \"%s\": %d, want %d", name, got, want) || got <= 0)
 			continue;
-		check(req.keep_alive == parse_cases[i].keep_alive, "parse \"%s\": keep_alive %d",
+		CHECK(req.keep_alive == parse_cases[i].keep_alive, "parse \"%s\": keep_alive %d",
 		      name, req.keep_alive);
-		check(req.head == parse_cases[i].head, "parse \"%s\": head %d", name, req.head);
-		check(req.content_length == parse_cases[i].content_length,
+		CHECK(req.head == parse_cases[i].head, "parse \"%s\": head %d", name, req.head);
+		CHECK(req.content_length == parse_cases[i].content_length,
 		      "parse \"%s\": content_length %llu, want %llu", name,
 		      (unsigned long long)req.content_length,
 		      (unsigned long long)parse_cases[i].content_length);
-		check(req.burn_us == parse_cases[i].burn_us, "parse \"%s\": burn_us %u, want %u",
+		CHECK(req.burn_us == parse_cases[i].burn_us, "parse \"%s\": burn_us %u, want %u",
 		      name, req.burn_us, parse_cases[i].burn_us);
 
 		/* a request arrives in pieces: no prefix of the block is taken for the whole */
 		for (int n = 0; n < got; n++) {
 			int part = parse_alone(in, n, &req);
 
-			if (!check(part == 0 || (part < 0 && part == want),
+			if (!CHECK(part == 0 || (part < 0 && part == want),
 				   "parse \"%s\": prefix of %d bytes gives %d, want 0", name, n,
 				   part))
 				break;
@@ -178,8 +160,8 @@ static void test_nul(void)
 	struct http_request req;
 	int got = parse_alone(in, sizeof(in) - 1, &req);
 
-	check(got == -EBADMSG, "parse \"NUL in a value\": %d, want %d", got, -EBADMSG);
-	cases++;
+	CHECK(got == -EBADMSG, "parse \"NUL in a value\": %d, want %d", got, -EBADMSG);
+	rlbt_cases++;
 }
 
 static void test_limit(void)
@@ -199,24 +181,24 @@ static void test_limit(void)
 	memset(buf + sizeof(start) - 1, 'a', pad);
 	memcpy(buf + HTTP_MAX_HEADER - 4, "\r\n\r\n", 4);
 	got = parse_alone(buf, HTTP_MAX_HEADER, &req);
-	check(got == HTTP_MAX_HEADER, "a block of HTTP_MAX_HEADER bytes: %d", got);
-	cases++;
+	CHECK(got == HTTP_MAX_HEADER, "a block of HTTP_MAX_HEADER bytes: %d", got);
+	rlbt_cases++;
 
 	/* one more byte of value pushes the blank line past the limit */
 	memset(buf + sizeof(start) - 1, 'a', pad + 1);
 	memcpy(buf + HTTP_MAX_HEADER - 3, "\r\n\r\n", 4);
 	got = parse_alone(buf, HTTP_MAX_HEADER + 1, &req);
-	check(got == -EMSGSIZE, "a block of HTTP_MAX_HEADER + 1 bytes: %d, want %d", got,
+	CHECK(got == -EMSGSIZE, "a block of HTTP_MAX_HEADER + 1 bytes: %d, want %d", got,
 	      -EMSGSIZE);
-	cases++;
+	rlbt_cases++;
 
 	memset(buf + sizeof(start) - 1, 'a', HTTP_MAX_HEADER + 2 - (sizeof(start) - 1));
 	got = parse_alone(buf, HTTP_MAX_HEADER, &req);
-	check(got == -EMSGSIZE, "HTTP_MAX_HEADER bytes without a blank line: %d, want %d", got,
+	CHECK(got == -EMSGSIZE, "HTTP_MAX_HEADER bytes without a blank line: %d, want %d", got,
 	      -EMSGSIZE);
 	got = parse_alone(buf, HTTP_MAX_HEADER - 1, &req);
-	check(got == 0, "HTTP_MAX_HEADER - 1 bytes without a blank line: %d, want 0", got);
-	cases += 2;
+	CHECK(got == 0, "HTTP_MAX_HEADER - 1 bytes without a blank line: %d, want 0", got);
+	rlbt_cases += 2;
 	free(buf);
 }
 
@@ -230,8 +212,8 @@ static void test_status(void)
 	    {-EOPNOTSUPP, 501},
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++, cases++)
-		check(http_error_status(map[i].err) == map[i].want, "http_error_status(%d): %d",
+	rlbt_for_each_case(i, map)
+		CHECK(http_error_status(map[i].err) == map[i].want, "http_error_status(%d): %d",
 		      map[i].err, http_error_status(map[i].err));
 }
 
@@ -263,26 +245,26 @@ static void test_format(void)
 	char buf[HTTP_MAX_RESPONSE];
 	int got;
 
-	for (size_t i = 0; i < ARRAY_SIZE(format_cases); i++, cases++) {
+	rlbt_for_each_case(i, format_cases) {
 		const char *want = format_cases[i].want;
 
 		got = http_format_response(buf, sizeof(buf), format_cases[i].status,
 					   format_cases[i].worker, format_cases[i].keep_alive,
 					   format_cases[i].head);
-		if (check(got == (int)strlen(want), "format %d: length %d, want %zu",
+		if (CHECK(got == (int)strlen(want), "format %d: length %d, want %zu",
 			  format_cases[i].status, got, strlen(want)))
-			check(!memcmp(buf, want, got), "format %d:\n%.*s\nwant:\n%s",
+			CHECK(!memcmp(buf, want, got), "format %d:\n%.*s\nwant:\n%s",
 			      format_cases[i].status, got, buf, want);
 	}
 
 	/* the longest response there is fits in HTTP_MAX_RESPONSE */
 	got = http_format_response(buf, sizeof(buf), 431, UINT32_MAX, true, false);
-	check(got > 0 && got < HTTP_MAX_RESPONSE, "longest response: %d", got);
+	CHECK(got > 0 && got < HTTP_MAX_RESPONSE, "longest response: %d", got);
 	got = http_format_response(buf, sizeof(buf), 302, 0, true, false);
-	check(got == -EINVAL, "status 302: %d, want %d", got, -EINVAL);
+	CHECK(got == -EINVAL, "status 302: %d, want %d", got, -EINVAL);
 	got = http_format_response(buf, 20, 200, 0, true, false);
-	check(got == -ENOSPC, "20-byte buffer: %d, want %d", got, -ENOSPC);
-	cases += 3;
+	CHECK(got == -ENOSPC, "20-byte buffer: %d, want %d", got, -ENOSPC);
+	rlbt_cases += 3;
 }
 
 int main(void)
@@ -292,10 +274,5 @@ int main(void)
 	test_limit();
 	test_status();
 	test_format();
-	if (failures) {
-		printf("FAIL: %d checks in %d cases\n", failures, cases);
-		return 1;
-	}
-	printf("PASS: %d cases\n", cases);
-	return 0;
+	return rlbt_finish();
 }
