@@ -3,11 +3,12 @@
 #
 # reuselb policy on a live group, under load.
 #
-# 1. "serve -w 4 --mode id" (round-robin). rlbtally makes 4000 connections in the background
-#    while the policy is switched again and again (random, hash, source-ip, least-conn,
-#    maglev, weighted, round-robin, and a policy of our own loaded and unloaded), each switch
-#    exit 0. At least 10 switches land while the load runs. Not one connection fails
-#    (rlbtally exits 0, "0 failed"); stats then counts every one of them, steered or
+# 1. "serve -w 4 --mode id" (round-robin). rlbtally makes 12000 connections (from 50
+#    addresses) in the background while the policy is switched again and again (random,
+#    hash, source-ip, least-conn, maglev, weighted, round-robin, and a policy of our own
+#    loaded and unloaded), each switch exit 0. At least 10 switches land while the load
+#    runs. Not one connection fails (rlbtally exits 0, "0 failed"); stats then counts
+#    every one of them, steered or
 #    unsteered, and accepted.
 # 2. The new policy shows in stats and in the distribution of the next 100 connections:
 #    source-ip: all on one worker (one client address); weighted 400/0/0/100: none on
@@ -45,7 +46,7 @@ port=${SERVE_PORT[id]}
 [ -f "$policies/fill_first.bpf.o" ] || fail "no $policies/fill_first.bpf.o: build examples"
 
 # 1. Switches under load.
-"$RLB_BIN_DIR/rlbtally" -p "$port" -n 4000 >"$tmp/load" 2>&1 &
+"$RLB_BIN_DIR/rlbtally" -p "$port" -n 12000 --sources 50 >"$tmp/load" 2>&1 &
 load_pid=$!
 switches=0 during=0
 cycle=(random hash source-ip least-conn maglev weighted "load $policies/fill_first.bpf.o"
@@ -65,15 +66,15 @@ wait "$load_pid"
 status=$?
 echo "$switches switches, $during of them under load"
 [ "$status" = 0 ] || fail "connections failed during the switches: $(tail -5 "$tmp/load")"
-grep -q "4000 connections, 4000 answered, 0 failed" "$tmp/load" ||
+grep -q "12000 connections, 12000 answered, 0 failed" "$tmp/load" ||
 	fail "load: $(tail -1 "$tmp/load")"
 [ "$during" -ge 10 ] || fail "only $during switches while the load ran"
 "$REUSELB" policy -p "$port" unload >/dev/null
 wait_idle id
 json=$(stats_json id)
-jq -e '([.workers[].accepted] | add) == 4000 and
-	([.workers[].steered] | add) + .unsteered == 4000' <<<"$json" >/dev/null ||
-	fail "stats after the load do not add up to 4000: $json"
+jq -e '([.workers[].accepted] | add) == 12000 and
+	([.workers[].steered] | add) + .unsteered == 12000' <<<"$json" >/dev/null ||
+	fail "stats after the load do not add up to 12000: $json"
 
 # 2. The distribution follows the policy.
 expect "policy source-ip" 0 "" "$REUSELB" policy -p "$port" source-ip

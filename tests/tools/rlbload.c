@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "cli/cli.h"
 
 #define ANSWER_MAX 1024
 #define EVENT_BATCH 256
@@ -109,19 +110,15 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* cli_parse_uint, for the uint64_t options: unsigned long is 64 bits where this runs */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	unsigned long v;
+	int err = cli_parse_uint(s, min, max, &v);
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	if (!err)
+		*out = v;
+	return err;
 }
 
 static void unlink_conn(struct load *l, struct conn *c)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rlbtest.h"
+#include "cli/cli.h"
 
 /* Worker ids the table can show; the server's are below RLB_MAX_SLOTS. */
 #define TALLY_MAX_ID 4096
@@ -38,21 +39,6 @@ static const char usage[] =
 	"  reuselb serve -p 8080 -w 4 --policy round-robin --mode id &\n"
 	"  rlbtally -p 8080 -n 400\n"
 	"  rlbtally -p 8080 -n 400 --sources 16\n";
-
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 static void print_table(const unsigned long *counts, unsigned long total)
 {
@@ -95,7 +81,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:a:n:s:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_ulong(optarg, 1, 65535, &port)) {
+			if (cli_parse_uint(optarg, 1, 65535, &port)) {
 				fprintf(stderr, "rlbtally: -p %s: a port is 1..65535\n", optarg);
 				return 2;
 			}
@@ -104,14 +90,14 @@ int main(int argc, char **argv)
 			addr = optarg;
 			break;
 		case 'n':
-			if (parse_ulong(optarg, 1, 1000000, &v)) {
+			if (cli_parse_uint(optarg, 1, 1000000, &v)) {
 				fprintf(stderr, "rlbtally: -n %s: a count is 1..1000000\n", optarg);
 				return 2;
 			}
 			count = v;
 			break;
 		case 's':
-			if (parse_ulong(optarg, 1, 254, &v)) {
+			if (cli_parse_uint(optarg, 1, 254, &v)) {
 				fprintf(stderr, "rlbtally: --sources %s: 1..254 addresses\n",
 					optarg);
 				return 2;
