@@ -15,11 +15,13 @@
 RLB_POLICY(dns_qname)
 {
 	__u8 name[QNAME_MAX] = {};
-	__u32 len, h = 2166136261u; /* FNV-1a, over the name as it is on the wire */
+	__u32 h = 2166136261u; /* FNV-1a, over the name as it is on the wire */
+	/* 64 bits: on a 32-bit len, Linux 6.1's verifier loses len >= 1 at the "- QNAME_OFF" */
+	__u64 len = md->len;
 
-	if (md->ip_protocol != IPPROTO_UDP || md->len <= QNAME_OFF)
+	if (md->ip_protocol != IPPROTO_UDP || len <= QNAME_OFF)
 		return RLB_NONE;
-	len = md->len - QNAME_OFF < QNAME_MAX ? md->len - QNAME_OFF : QNAME_MAX;
+	len = len - QNAME_OFF < QNAME_MAX ? len - QNAME_OFF : QNAME_MAX;
 	if (bpf_skb_load_bytes(md, QNAME_OFF, name, len))
 		return RLB_NONE;
 	/* the name ends at its root label, a zero byte; label lengths (< 64) are never letters */
