@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -98,7 +99,7 @@ static int share_maps(const struct rlb_ctl *c, struct bpf_object *obj, const cha
 
 int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 {
-	static __thread char log[64 * 1024];
+	char *log;
 	struct bpf_program *prog = NULL;
 	struct bpf_object *obj;
 	struct rlb_config cfg;
@@ -126,15 +127,22 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE
 							    ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
 							    : BPF_SK_REUSEPORT_SELECT);
+	log = malloc(RLB_LOG_SIZE);
+	if (!log) {
+		err = rlb_error(-ENOMEM, "out of memory");
+		goto out;
+	}
 	log[0] = '\0';
-	bpf_program__set_log_buf(prog, log, sizeof(log));
+	bpf_program__set_log_buf(prog, log, RLB_LOG_SIZE);
 	err = bpf_object__load(obj);
+	/* the program is loaded or refused: the log has served */
+	rlb_keep_verifier_log(err ? log : NULL);
+	free(log);
 	if (err) {
-		rlb_keep_verifier_log(log);
 		/* the verifier answers EACCES (or EINVAL) with a log; EPERM is a privilege matter */
 		if (err == -EPERM)
 			err = rlb_bpf_error(err, "cannot load the policy");
-		else if (log[0])
+		else if (rlb_verifier_log()[0])
 			err = rlb_error(err, "the kernel rejected %s: the verifier refused it: %s "
 					"(verifier log follows)", path, strerror(-err));
 		else

@@ -24,9 +24,15 @@ const char *rlb_last_error(void)
 	return last_error[0] ? last_error : "no error";
 }
 
+/* The end of the log is kept: that is where the verifier says what it refused. */
 void rlb_keep_verifier_log(const char *log)
 {
-	snprintf(verifier_log, sizeof(verifier_log), "%s", log ? log : "");
+	size_t len = log ? strlen(log) : 0, keep = sizeof(verifier_log) - 5;
+
+	if (len <= keep)
+		snprintf(verifier_log, sizeof(verifier_log), "%s", log ? log : "");
+	else
+		snprintf(verifier_log, sizeof(verifier_log), "...\n%s", log + len - keep);
 }
 
 const char *rlb_verifier_log(void)

@@ -82,7 +82,7 @@ static uint16_t get_port(int fd)
 
 static int load_program(struct rlb_group *g)
 {
-	static __thread char log[64 * 1024];
+	char *log;
 	struct steer_bpf *skel;
 	int err;
 
@@ -90,8 +90,11 @@ static int load_program(struct rlb_group *g)
 	if (!skel)
 		return rlb_bpf_error(-errno, "cannot open the steering program");
 	g->skel = skel;
+	log = malloc(RLB_LOG_SIZE);
+	if (!log)
+		return rlb_error(-ENOMEM, "out of memory");
 	log[0] = '\0';
-	bpf_program__set_log_buf(skel->progs.rlb_steer, log, sizeof(log));
+	bpf_program__set_log_buf(skel->progs.rlb_steer, log, RLB_LOG_SIZE);
 	/* migrate-capable: a closing listener's queue is steered to a live worker, not reset */
 	bpf_program__set_expected_attach_type(skel->progs.rlb_steer,
 					      g->features.migrate
@@ -99,21 +102,21 @@ static int load_program(struct rlb_group *g)
 						      : BPF_SK_REUSEPORT_SELECT);
 	if (!g->features.mmapable)
 		bpf_map__set_map_flags(skel->maps.load, 0);
-	if (g->predecessor) {
-		err = rlb_takeover_share_maps(g);
-		if (err)
-			return err;
-	}
+	err = g->predecessor ? rlb_takeover_share_maps(g) : 0;
+	if (err)
+		goto out;
 	err = steer_bpf__load(skel);
-	if (err) {
+	if (err && (err == -EPERM || err == -EACCES) && rlb_missing_caps()[0]) {
 		/* short of capabilities, the verifier's complaints are only the symptom */
-		if ((err == -EPERM || err == -EACCES) && rlb_missing_caps()[0])
-			return rlb_bpf_error(err, "cannot load the steering program");
+		err = rlb_bpf_error(err, "cannot load the steering program");
+	} else if (err) {
 		rlb_keep_verifier_log(log);
-		return rlb_error(err, "the kernel rejected the steering program: %s%s",
-				 strerror(-err), log[0] ? " (verifier log follows)" : "");
+		err = rlb_error(err, "the kernel rejected the steering program: %s%s",
+				strerror(-err), log[0] ? " (verifier log follows)" : "");
 	}
-	return 0;
+out:
+	free(log);
+	return err;
 }
 
 /* No CPU has a worker until the server pins one (rlb_group_set_cpu). */

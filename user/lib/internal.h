@@ -50,7 +50,13 @@ int rlb_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* An error of a BPF call: names missing capabilities on EPERM. Returns err. */
 int rlb_bpf_error(int err, const char *what);
 
-/* Keeps the verifier log of a failed load for rlb_verifier_log(). */
+/*
+ * Room for a verifier log: Linux 6.1 fails a load whose log does not fit (ENOSPC) rather than
+ * cut it, so it must hold the whole log of a large program. Only the pages written are used.
+ */
+#define RLB_LOG_SIZE (64u << 20)
+
+/* Keeps (the end of) the verifier log of a failed load for rlb_verifier_log(). */
 void rlb_keep_verifier_log(const char *log);
 
 /* What loading the program takes, for messages; CAP_SYS_ADMIN covers it all. */
