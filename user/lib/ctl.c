@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,24 @@ int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max)
 		}
 	}
 	return n;
+}
+
+const struct rlb_ctl_map rlb_ctl_maps[RLB_CTL_MAPS] = {
+	{ "config", offsetof(struct rlb_ctl, config_fd) },
+	{ "workers", offsetof(struct rlb_ctl, workers_fd) },
+	{ "load", offsetof(struct rlb_ctl, load_fd) },
+	{ "stats", offsetof(struct rlb_ctl, stats_fd) },
+	{ "weighted", offsetof(struct rlb_ctl, weighted_fd) },
+	{ "maglev", offsetof(struct rlb_ctl, maglev_fd) },
+	{ "cpus", offsetof(struct rlb_ctl, cpus_fd) },
+	{ "socks", offsetof(struct rlb_ctl, socks_fd) },
+	{ "flows", offsetof(struct rlb_ctl, flows_fd) },
+	{ "custom", offsetof(struct rlb_ctl, custom_fd) },
+};
+
+int *rlb_ctl_map_fd(struct rlb_ctl *c, size_t i)
+{
+	return (int *)((char *)c + rlb_ctl_maps[i].offset);
 }
 
 static int no_such_group(const char *name)
@@ -103,23 +122,8 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 	c->owned = true;
 	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
 		*fd = -1;
-	err = open_pin(name, "config", &c->config_fd);
-	if (!err)
-		err = open_pin(name, "workers", &c->workers_fd);
-	if (!err)
-		err = open_pin(name, "load", &c->load_fd);
-	if (!err)
-		err = open_pin(name, "stats", &c->stats_fd);
-	if (!err)
-		err = open_pin(name, "weighted", &c->weighted_fd);
-	if (!err)
-		err = open_pin(name, "maglev", &c->maglev_fd);
-	if (!err)
-		err = open_pin(name, "cpus", &c->cpus_fd);
-	if (!err)
-		err = open_pin(name, "socks", &c->socks_fd);
-	if (!err)
-		err = open_pin(name, "custom", &c->custom_fd);
+	for (size_t i = 0; i < RLB_CTL_MAPS && !err; i++)
+		err = open_pin(name, rlb_ctl_maps[i].name, rlb_ctl_map_fd(c, i));
 	if (err) {
 		rlb_ctl_close(c);
 		return err;

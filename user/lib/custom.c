@@ -14,19 +14,12 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
-static const char *const shared_maps[] = {
-	"config", "socks", "workers", "load", "stats", "weighted", "maglev", "cpus",
-};
-
-/* The pinned map of that name, or -1 when it is not one of the group's. */
+/* The group's map of that name, or -1 when it is not one of them (or is "custom" itself). */
 static int shared_map_fd(const struct rlb_ctl *c, const char *name)
 {
-	const int fds[] = { c->config_fd,   c->socks_fd,  c->workers_fd, c->load_fd,
-			    c->stats_fd,    c->weighted_fd, c->maglev_fd, c->cpus_fd };
-
-	for (size_t i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++)
-		if (strcmp(name, shared_maps[i]) == 0)
-			return fds[i];
+	for (size_t i = 0; i < RLB_CTL_MAPS; i++)
+		if (strcmp(name, rlb_ctl_maps[i].name) == 0 && strcmp(name, "custom"))
+			return *rlb_ctl_map_fd((struct rlb_ctl *)c, i);
 	return -1;
 }
 

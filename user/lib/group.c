@@ -140,6 +140,7 @@ static void set_ctl_fds(struct rlb_group *g)
 	g->ctl.maglev_fd = bpf_map__fd(g->skel->maps.maglev);
 	g->ctl.cpus_fd = bpf_map__fd(g->skel->maps.cpus);
 	g->ctl.socks_fd = bpf_map__fd(g->skel->maps.socks);
+	g->ctl.flows_fd = bpf_map__fd(g->skel->maps.flows);
 	g->ctl.custom_fd = bpf_map__fd(g->skel->maps.custom);
 }
 

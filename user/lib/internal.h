@@ -20,9 +20,18 @@ struct bpf_program;
 struct rlb_ctl {
 	char name[RLB_NAME_MAX + 1];
 	int config_fd, workers_fd, load_fd, stats_fd, weighted_fd, maglev_fd, cpus_fd, socks_fd,
-		custom_fd; /* keep custom_fd last: loops run from config_fd to it */
+		flows_fd, custom_fd; /* keep custom_fd last: loops run from config_fd to it */
 	bool owned; /* the fds are ours to close */
 };
+
+/* The pinned maps a controller opens, by pin name, and where it keeps each fd. */
+#define RLB_CTL_MAPS 10
+struct rlb_ctl_map {
+	const char *name;
+	size_t offset;
+};
+extern const struct rlb_ctl_map rlb_ctl_maps[RLB_CTL_MAPS];
+int *rlb_ctl_map_fd(struct rlb_ctl *c, size_t i);
 
 struct rlb_group {
 	struct rlb_group_opts opts;
