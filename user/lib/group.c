@@ -383,8 +383,8 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		set_name(g, opts->name);
 		g->predecessor = opts->takeover ? rlb_group_live(g->name) : 0;
 		if (g->predecessor < 0) {
-			err = rlb_error(-ESRCH, "cannot tell which process serves group %s "
-					"(/proc/locks unreadable?): stop it by hand", g->name);
+			err = rlb_error(-EBUSY, "group %s is live but no process holds its lock "
+					"(a takeover finishing?): try again in a moment", g->name);
 			goto fail;
 		}
 		if (!g->predecessor)
