@@ -25,10 +25,11 @@ need_tools jq
 caps_line='CAP_BPF.*CAP_NET_ADMIN|CAP_NET_ADMIN.*CAP_BPF'
 
 # A copy of the binary that user 65534 can reach, and a wrapper that runs it as nobody without
-# capabilities (it execs: the pid that serve_start records is the server's).
+# capabilities (it execs: the pid that serve_start records is the server's). bash, not sh: a
+# busybox sh runs its own setpriv applet, which has no --reuid.
 nobody_copy
 cat >"$tmp/bin/as-nobody" <<EOF
-#!/bin/sh
+#!/bin/bash
 exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$tmp/bin/reuselb" "\$@"
 EOF
 chmod 755 "$tmp/bin/as-nobody"
