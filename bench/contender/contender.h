@@ -23,7 +23,7 @@
 
 #define CTR_MAX_WORKERS 64
 #define CTR_BUF_SIZE 8192
-/* the longest answer proto_http() writes */
+/* the longest answer proto_http() writes: reuselb's HTTP_MAX_RESPONSE */
 #define CTR_MAX_RESPONSE 256
 
 enum ctr_model {

@@ -6,23 +6,6 @@
 #include <time.h>
 #include "server/worker.h"
 
-/*
- * Spends the thread's CPU time rather than wall time: the skew benchmark wants a fixed amount
- * of work per request, which takes longer on a CPU that other threads share.
- */
-static void burn(unsigned int us)
-{
-	struct timespec start, now;
-	int64_t elapsed_ns;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-	do {
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-		elapsed_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
-			     (now.tv_nsec - start.tv_nsec);
-	} while (elapsed_ns < (int64_t)us * 1000);
-}
-
 /* The caller has made HTTP_MAX_RESPONSE bytes of room in out[]. */
 static void answer(struct worker *w, struct conn *c, int status, bool keep_alive, bool head)
 {
@@ -64,7 +47,7 @@ void http_on_input(struct worker *w, struct conn *c)
 		c->body_left = req.content_length;
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
-			burn(req.burn_us);
+			http_burn(req.burn_us);
 		/* after a handover, each connection ends with its next answer */
 		answer(w, c, 200, req.keep_alive && !w->handed_over, req.head);
 		rlb_worker_busy(w->group, w->id, -1);

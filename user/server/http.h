@@ -42,4 +42,10 @@ int http_error_status(int err);
 int http_format_response(char *buf, size_t size, int status, unsigned int worker, bool keep_alive,
 			 bool head);
 
+/*
+ * What GET /burn?us=N asks for: spends N microseconds of the thread's CPU time (not wall
+ * time), so that a request is a fixed amount of work even on a CPU other threads share.
+ */
+void http_burn(unsigned int us);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include "server/http.h"
 
 /* A piece of the caller's buffer: nothing here is NUL-terminated. */
@@ -267,4 +268,17 @@ int http_format_response(char *buf, size_t size, int status, unsigned int worker
 	if (n < 0 || (size_t)n >= size)
 		return -ENOSPC;
 	return n;
+}
+
+void http_burn(unsigned int us)
+{
+	struct timespec start, now;
+	int64_t elapsed_ns;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+	do {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+		elapsed_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
+			     (now.tv_nsec - start.tv_nsec);
+	} while (elapsed_ns < (int64_t)us * 1000);
 }
