@@ -75,9 +75,16 @@ static int qname_worker(const unsigned char *query, size_t len)
 }
 
 /*
+ * Client sockets stay open until the test ends: a UDP group remembers flows (RLB_CFG_FLOWS),
+ * and a new socket that got the port of a closed one would be that flow again, answered by
+ * its worker whatever the policy says of the new query.
+ */
+static int open_fds[512];
+static unsigned int nr_open;
+
+/*
  * Sends buf from a new socket to the group and returns the worker whose socket received it
- * (exactly one must, and with the same bytes), or -1. With keep, the socket stays open and
- * its fd goes there, so that the next new socket cannot have the same port.
+ * (exactly one must, and with the same bytes), or -1. With keep, the socket's fd goes there.
  */
 static int send_datagram(struct rlb_group *g, const void *buf, size_t len, int *keep)
 {
@@ -120,6 +127,8 @@ drain:
 out:
 	if (keep)
 		*keep = fd;
+	else if (fd >= 0 && nr_open < sizeof(open_fds) / sizeof(open_fds[0]))
+		open_fds[nr_open++] = fd;
 	else if (fd >= 0)
 		close(fd);
 	return worker;
