@@ -74,14 +74,14 @@ if serve_start root -a 127.0.0.1 -p 0 -w 2 --policy round-robin --mode id; then
 
 	# 4. The pins.
 	dir=/sys/fs/bpf/reuselb/tcp-$port
-	for d in /sys/fs/bpf/reuselb "$dir"; do
+	for d in /sys/fs/bpf/reuselb "$dir" "$dir/ctl_lock"; do
 		mode=$(stat -c '%a %U %G %F' "$d" 2>&1)
 		[ "$mode" = "700 root root directory" ] ||
 			fail "$d: '$mode', want '700 root root directory'"
 	done
 	pins=0
 	for f in "$dir"/*; do
-		[ -e "$f" ] || continue
+		[ -f "$f" ] || continue
 		pins=$((pins + 1))
 		mode=$(stat -c '%a %U %G' "$f")
 		[ "$mode" = "600 root root" ] || fail "pin $f: '$mode', want '600 root root'"

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <reuselb/cid.h>
 #include <bpf/bpf.h>
@@ -96,6 +98,65 @@ static int open_pin(const char *name, const char *map, int *fd)
 	return 0;
 }
 
+void rlb_ctl_init(struct rlb_ctl *c, const char *name)
+{
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
+	c->lock_fd = -1;
+	pthread_mutex_init(&c->mutex, NULL);
+}
+
+void rlb_ctl_fini(struct rlb_ctl *c)
+{
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	c->lock_fd = -1;
+	pthread_mutex_destroy(&c->mutex);
+}
+
+/*
+ * The flock is on a directory beside the pins (read access suffices, as for the pins, and
+ * bpftool sees no new object), held only for the few map operations of one change.
+ */
+int rlb_ctl_lock(struct rlb_ctl *c)
+{
+	char path[RLB_PATH_MAX];
+	int err;
+
+	pthread_mutex_lock(&c->mutex);
+	if (c->lock_fd < 0) {
+		err = rlb_pin_path(path, sizeof(path), c->name, RLB_PIN_CTL_LOCK);
+		if (err)
+			goto fail;
+		c->lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* a group without pins is reachable from this process only: the mutex is enough */
+		if (c->lock_fd < 0 && errno == ENOENT)
+			return 0;
+		if (c->lock_fd < 0) {
+			err = rlb_error(-errno, "cannot open the control lock %s: %s", path,
+					strerror(errno));
+			goto fail;
+		}
+	}
+	while (flock(c->lock_fd, LOCK_EX)) {
+		if (errno == EINTR)
+			continue;
+		err = rlb_error(-errno, "cannot take the control lock of group %s: %s", c->name,
+				strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	pthread_mutex_unlock(&c->mutex);
+	return err;
+}
+
+void rlb_ctl_unlock(struct rlb_ctl *c)
+{
+	if (c->lock_fd >= 0)
+		flock(c->lock_fd, LOCK_UN);
+	pthread_mutex_unlock(&c->mutex);
+}
+
 int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 {
 	struct rlb_ctl *c;
@@ -118,7 +179,7 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return rlb_error(-ENOMEM, "out of memory");
-	snprintf(c->name, sizeof(c->name), "%s", name);
+	rlb_ctl_init(c, name);
 	c->owned = true;
 	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
 		*fd = -1;
@@ -139,6 +200,7 @@ void rlb_ctl_close(struct rlb_ctl *c)
 	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
 		if (*fd >= 0)
 			close(*fd);
+	rlb_ctl_fini(c);
 	free(c);
 }
 
@@ -235,7 +297,7 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 	return err;
 }
 
-int rlb_ctl_set_policy(struct rlb_ctl *c, enum rlb_policy policy)
+static int set_policy(struct rlb_ctl *c, enum rlb_policy policy)
 {
 	struct rlb_config cfg;
 	__u32 key = 0;
@@ -282,7 +344,18 @@ static int worker_slot(const struct rlb_ctl *c, unsigned int worker, __u32 *slot
 	return 0;
 }
 
-int rlb_ctl_set_weight(struct rlb_ctl *c, unsigned int worker, unsigned int weight)
+int rlb_ctl_set_policy(struct rlb_ctl *c, enum rlb_policy policy)
+{
+	int err = rlb_ctl_lock(c);
+
+	if (err)
+		return err;
+	err = set_policy(c, policy);
+	rlb_ctl_unlock(c);
+	return err;
+}
+
+static int set_weight(struct rlb_ctl *c, unsigned int worker, unsigned int weight)
 {
 	struct rlb_config cfg;
 	struct rlb_worker w;
@@ -302,7 +375,18 @@ int rlb_ctl_set_weight(struct rlb_ctl *c, unsigned int worker, unsigned int weig
 	return err ? err : rlb_ctl_rebuild_tables(c);
 }
 
-int rlb_ctl_set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
+int rlb_ctl_set_weight(struct rlb_ctl *c, unsigned int worker, unsigned int weight)
+{
+	int err = rlb_ctl_lock(c);
+
+	if (err)
+		return err;
+	err = set_weight(c, worker, weight);
+	rlb_ctl_unlock(c);
+	return err;
+}
+
+static int set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
 {
 	struct rlb_config cfg;
 	struct rlb_worker w, other;
@@ -333,6 +417,17 @@ int rlb_ctl_set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
 	w.state = draining ? RLB_WORKER_DRAINING : RLB_WORKER_LIVE;
 	err = write_worker(c, slot, &w);
 	return err ? err : rlb_ctl_rebuild_tables(c);
+}
+
+int rlb_ctl_set_draining(struct rlb_ctl *c, unsigned int worker, bool draining)
+{
+	int err = rlb_ctl_lock(c);
+
+	if (err)
+		return err;
+	err = set_draining(c, worker, draining);
+	rlb_ctl_unlock(c);
+	return err;
 }
 
 int rlb_ctl_cid_mint(const struct rlb_ctl *c, unsigned int worker, uint16_t host,

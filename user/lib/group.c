@@ -366,6 +366,7 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	g->opts.name = NULL; /* the caller's string need not outlive the call: g->name holds it */
 	g->port = opts->port;
 	g->lock_fd = -1;
+	rlb_ctl_init(&g->ctl, NULL);
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;
 	rlb_keep_verifier_log(NULL);
@@ -449,6 +450,7 @@ void rlb_group_close(struct rlb_group *g)
 	if (g->load)
 		munmap(g->load, g->load_len);
 	steer_bpf__destroy(g->skel);
+	rlb_ctl_fini(&g->ctl);
 	free(g);
 }
 
@@ -462,15 +464,26 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 	struct rlb_worker w = { .state = RLB_WORKER_EMPTY };
 	__u32 slot = g->base + worker;
 	bool steering = g->skel && !g->handed_over;
+	int err;
 
 	if (worker >= g->opts.nr_workers || g->fds[worker] < 0)
 		return rlb_error(-EINVAL, "no open worker %u", worker);
-	/* out of the rotation first, so the program never picks a slot that is going away */
-	if (steering && bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0))
-		return rlb_bpf_error(-errno, "cannot write the workers map");
+	if (steering) {
+		err = rlb_ctl_lock(&g->ctl);
+		if (err)
+			return err;
+		/* out of the rotation first, so the program never picks a slot that is going away */
+		if (bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0))
+			err = rlb_bpf_error(-errno, "cannot write the workers map");
+		if (!err)
+			err = rlb_ctl_rebuild_tables(&g->ctl);
+		rlb_ctl_unlock(&g->ctl);
+		if (err)
+			return err;
+	}
 	close(g->fds[worker]);
 	g->fds[worker] = -1;
-	return steering ? rlb_ctl_rebuild_tables(&g->ctl) : 0;
+	return 0;
 }
 
 unsigned int rlb_group_nr_workers(const struct rlb_group *g)

@@ -10,6 +10,8 @@
 #define RLB_BPFFS "/sys/fs/bpf"
 #define RLB_PATH_MAX 256
 #define RLB_PIN_PROG "steer"
+/* A directory beside the pins whose flock is the group's control lock (bpffs allows no dot). */
+#define RLB_PIN_CTL_LOCK "ctl_lock"
 #define RLB_MAX_GROUPS 256
 
 struct steer_bpf;
@@ -22,7 +24,21 @@ struct rlb_ctl {
 	int config_fd, workers_fd, load_fd, stats_fd, weighted_fd, maglev_fd, cpus_fd, socks_fd,
 		flows_fd, custom_fd; /* keep custom_fd last: loops run from config_fd to it */
 	bool owned; /* the fds are ours to close */
+	int lock_fd;	       /* the open RLB_PIN_CTL_LOCK directory, -1 until first locked */
+	pthread_mutex_t mutex; /* threads of one process share lock_fd's flock: this parts them */
 };
+
+/* Sets up the name and the lock of a controller whose fds are filled in later. */
+void rlb_ctl_init(struct rlb_ctl *c, const char *name);
+/* Closes what rlb_ctl_init and rlb_ctl_lock opened; the map fds are the caller's. */
+void rlb_ctl_fini(struct rlb_ctl *c);
+/*
+ * The group's control lock. Every read-modify-write of config, workers or the tables holds
+ * it, so that concurrent changes from any process (CLI, library, a takeover) apply one after
+ * the other instead of building on the same old state. Not recursive.
+ */
+int rlb_ctl_lock(struct rlb_ctl *c);
+void rlb_ctl_unlock(struct rlb_ctl *c);
 
 /* The pinned maps a controller opens, by pin name, and where it keeps each fd. */
 #define RLB_CTL_MAPS 10
@@ -87,7 +103,7 @@ void rlb_pins_remove(struct rlb_group *g);
 void rlb_build_weighted(const __u32 *weights, unsigned int nr, __u32 *table, unsigned int size);
 /* Fills a Maglev table (size prime) over the live workers; RLB_NONE if none is live. */
 void rlb_build_maglev(const bool *live, unsigned int nr, __u32 *table, unsigned int size);
-/* Rebuilds both tables from the workers map and flips config.table to them. */
+/* Rebuilds both tables from the workers map and flips config.table to them. Hold the lock. */
 int rlb_ctl_rebuild_tables(struct rlb_ctl *c);
 /* Writes both tables for cfg's generation into the inactive half; sets cfg->table to it. */
 int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg);

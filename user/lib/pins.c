@@ -160,7 +160,7 @@ static void remove_entries(const char *dir)
 int rlb_pins_lock(struct rlb_group *g)
 {
 	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
-	char dir[RLB_PATH_MAX];
+	char dir[RLB_PATH_MAX], path[RLB_PATH_MAX];
 	bool created;
 	int err, fd, pid;
 
@@ -208,6 +208,12 @@ int rlb_pins_lock(struct rlb_group *g)
 	}
 	/* nobody held the lock and no socket is open: the pins were left by a process that died */
 	remove_entries(dir);
+	if (rlb_pin_path(path, sizeof(path), g->name, RLB_PIN_CTL_LOCK) == 0 &&
+	    mkdir(path, 0700) && errno != EEXIST) {
+		err = rlb_error(-errno, "cannot create %s: %s", path, strerror(errno));
+		close(fd);
+		goto undo;
+	}
 	g->lock_fd = fd;
 	return 0;
 undo:
@@ -237,12 +243,14 @@ int rlb_pins_pin(struct rlb_group *g, struct bpf_map *const *maps, int nr_maps,
 
 void rlb_pins_remove(struct rlb_group *g)
 {
-	char dir[RLB_PATH_MAX];
+	char dir[RLB_PATH_MAX], lock[RLB_PATH_MAX];
 
 	if (g->lock_fd < 0)
 		return;
-	if (!rlb_pin_path(dir, sizeof(dir), g->name, NULL)) {
+	if (!rlb_pin_path(dir, sizeof(dir), g->name, NULL) &&
+	    !rlb_pin_path(lock, sizeof(lock), g->name, RLB_PIN_CTL_LOCK)) {
 		remove_entries(dir);
+		rmdir(lock);
 		rmdir(dir);
 		/* the root goes too once no group is left, so a clean host looks untouched */
 		rmdir(RLB_PIN_ROOT);
