@@ -65,8 +65,18 @@ struct rlb_config {
 	__u32 flags;	  /* RLB_CFG_*, set by the owner at start */
 	__u32 flow_timeout; /* seconds a UDP flow is remembered after its last datagram */
 	__u32 successor;    /* pid taking the group over until it owns the pins, else 0 */
+	/*
+	 * Where the group's sockets are bound, written once by the first owner after binding and
+	 * never by the program: how a successor or the CLI tells one group's endpoint from
+	 * another's without reading the sockets.
+	 */
+	__u32 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	__u32 family;	/* AF_INET or AF_INET6 */
+	__u32 port;	/* host byte order */
+	__u32 pad;
+	__u8 addr[16];	/* IPv6 address, or the IPv4 address in the first 4 bytes */
 };
-_Static_assert(sizeof(struct rlb_config) == 32, "BPF ABI: struct rlb_config");
+_Static_assert(sizeof(struct rlb_config) == 64, "BPF ABI: struct rlb_config");
 
 /*
  * Map "workers", key = slot. Control state of each worker: written by userspace (library at

@@ -297,6 +297,27 @@ static void set_name(struct rlb_group *g, const char *name)
 	memcpy(g->ctl.name, g->name, sizeof(g->ctl.name));
 }
 
+/* Records the bound endpoint in config, for successors and the CLI. */
+static int record_endpoint(struct rlb_group *g, const struct sockname *sn)
+{
+	struct rlb_config cfg;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg))
+		return rlb_bpf_error(-errno, "cannot read the config map");
+	cfg.proto = g->opts.udp ? IPPROTO_UDP : IPPROTO_TCP;
+	cfg.family = sn->ss.ss_family;
+	cfg.port = g->port;
+	memset(cfg.addr, 0, sizeof(cfg.addr));
+	if (sn->ss.ss_family == AF_INET)
+		memcpy(cfg.addr, &((const struct sockaddr_in *)&sn->ss)->sin_addr, 4);
+	else
+		memcpy(cfg.addr, &((const struct sockaddr_in6 *)&sn->ss)->sin6_addr, 16);
+	if (bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0))
+		return rlb_bpf_error(-errno, "cannot write the config map");
+	return 0;
+}
+
 /* Pins maps and program; with an ephemeral port the name is only known now. */
 static int pin_group(struct rlb_group *g, const char *name)
 {
@@ -407,6 +428,10 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		if (err)
 			goto fail;
 	}
+	if (g->skel && !g->predecessor)
+		err = record_endpoint(g, &sn);
+	if (err)
+		goto fail;
 	if (g->predecessor)
 		err = rlb_takeover_finish(g);
 	else if (g->opts.pin)
