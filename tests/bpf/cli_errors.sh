@@ -7,8 +7,9 @@
 # 1. "serve -w 4 --mode id" with some traffic; stats --json and list --json kept as "before".
 # 2. A table of cases per command and option: missing, empty, huge, negative, non-numeric,
 #    out-of-range and repeated values; unknown policies, options and arguments; worker ids
-#    past the group's 4. Each: exit 2, one line that starts "reuselb CMD: " and matches the
-#    case's pattern.
+#    past the group's 4; policy objects the group cannot take (truncated, not an object, XDP
+#    programs only: one rule, bad input). Each: exit 2, one line that starts "reuselb CMD: "
+#    and matches the case's pattern.
 # 3. stats --json and list --json afterwards equal "before".
 # 4. Not root (user nobody, no capabilities): stats, policy, weight, drain, undrain, list,
 #    list -p and probe exit 1 with one line naming CAP_BPF; the group is still untouched.
@@ -30,8 +31,12 @@ list_before=$("$REUSELB" list -p "$port" --json)
 huge=99999999999999999999999999999
 long=$(printf 'x%.0s' {1..300})
 P=(-p "$port")
+# policy objects the group cannot take: whatever finds the fault, bad input (exit 2)
+policies=$RLB_BIN_DIR/examples/policies
+head -c 1000 "$policies/fill_first.bpf.o" >"$tmp/truncated.bpf.o"
 # NAME | PATTERN | ARGS (split on blanks; the literal words EMPTY, HUGE, LONG, NL stand for
-# "", a number past any integer, 300 characters, a value with a newline)
+# "", a number past any integer, 300 characters, a value with a newline; TRUNCATED, SOURCE and
+# BADTYPE for the first 1000 bytes of a policy object, a C source, an object of XDP programs)
 cases=$(cat <<'EOF'
 stats -p missing      | needs a value               | stats -p
 stats -p empty        | bad port ''                 | stats -p EMPTY
@@ -74,6 +79,9 @@ policy load missing   | load needs                  | policy P load
 policy load empty     | load needs                  | policy P load EMPTY
 policy load no file   | cannot load '/nonexistent/x.bpf.o': No such file | policy P load /nonexistent/x.bpf.o
 policy load dir       | not a regular file          | policy P load /tmp
+policy load truncated | cannot open .*truncated.bpf.o: .*format invalid | policy P load TRUNCATED
+policy load text      | cannot open .*tenant.bpf.c  | policy P load SOURCE
+policy load XDP       | bad_type.bpf.o has 0 sk_reuseport programs | policy P load BADTYPE
 policy unload extra   | unexpected argument 'now'   | policy P unload now
 policy -p twice       | more than once              | policy P P hash
 weight missing both   | missing the worker and the weight | weight P
@@ -127,6 +135,9 @@ while IFS='|' read -r name pattern words; do
 		HUGE) args+=("$huge") ;;
 		LONG) args+=("$long") ;;
 		NL) args+=($'a\nb') ;;
+		TRUNCATED) args+=("$tmp/truncated.bpf.o") ;;
+		SOURCE) args+=("$RLB_SOURCE_DIR/examples/policies/tenant.bpf.c") ;;
+		BADTYPE) args+=("$policies/bad_type.bpf.o") ;;
 		P) args+=("${P[@]}") ;;
 		*) args+=("$w") ;;
 		esac

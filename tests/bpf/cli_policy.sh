@@ -128,7 +128,7 @@ expect "no program" 2 "^reuselb policy: .*bad_type.bpf.o has 0 sk_reuseport prog
 timeout 10 "$REUSELB" policy -p "$port" load "$policies/bad_verifier.bpf.o" \
 	>"$tmp/out" 2>"$tmp/err"
 status=$?
-[ "$status" = 1 ] || fail "verifier rejection: exit $status, want 1"
+[ "$status" = 2 ] || fail "verifier rejection: exit $status, want 2 (a bad object is bad input)"
 head -1 "$tmp/err" | grep -q "^reuselb policy: the kernel rejected .*bad_verifier.bpf.o: .*(verifier log follows)$" ||
 	fail "verifier rejection: first line: $(head -1 "$tmp/err")"
 [ "$(wc -l <"$tmp/err")" -gt 2 ] && grep -q "invalid access to packet" "$tmp/err" ||

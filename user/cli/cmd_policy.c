@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <bpf/libbpf.h>
 #include "cli/cli.h"
 
 #define CMD "policy"
@@ -32,9 +33,10 @@ static const char usage[] =
 static const char usage_end[] =
 	"\n"
 	"Exit status:\n"
-	"  0 switched; 1 failure (the kernel rejected the object: the verifier's log follows\n"
-	"  the error line on stderr; not root; a BPF error); 2 usage error, an unknown group\n"
-	"  or policy included (nothing was changed)\n"
+	"  0 switched; 1 failure (not root, a BPF error); 2 usage error, an unknown group or\n"
+	"  policy included, or an object the group cannot take: not a BPF object or truncated,\n"
+	"  not exactly one sk_reuseport program, maps unlike the group's, or refused by the\n"
+	"  verifier, whose log then follows the error line on stderr (nothing was changed)\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  reuselb policy -p 8080 least-conn        # the less loaded of two random workers\n"
@@ -162,6 +164,18 @@ static int set_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * One rule for an object the group cannot take, whoever finds the fault: it is bad input, as
+ * a wrong command line is (exit 2, nothing changed). libbpf's checks of the file (not an ELF
+ * object, truncated: libbpf's own codes from LIBBPF_ERRNO__LIBELF, or -EINVAL), ours (not
+ * exactly one sk_reuseport program, maps unlike the group's: -EINVAL) and the verifier's (it
+ * leaves its log). What stays 1 is what the object cannot help: privileges, BPF failures.
+ */
+static bool object_refused(int err, const char *log)
+{
+	return log[0] || err == -EINVAL || err == -ENOEXEC || err <= -LIBBPF_ERRNO__LIBELF;
+}
+
 static int load_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 {
 	char now[POLICY_NAME_MAX] = "?";
@@ -171,15 +185,13 @@ static int load_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 	err = rlb_ctl_load_policy(ctl, a->file);
 	if (err) {
 		log = rlb_verifier_log();
-		/* the kernel refused it: a failure at run time, and the log says why */
+		fprintf(stderr, "reuselb " CMD ": %s\n", rlb_last_error());
 		if (log[0]) {
-			fprintf(stderr, "reuselb " CMD ": %s\n", rlb_last_error());
 			fputs(log, stderr);
 			if (log[strlen(log) - 1] != '\n')
 				fputc('\n', stderr);
-			return CLI_EXIT_FAILURE;
 		}
-		return cli_lib_error(CMD, err);
+		return object_refused(err, log) ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 	}
 	rlb_ctl_policy_name(ctl, now, sizeof(now));
 	printf("group %s: policy %s, in front of the built-in %s\n", a->common.target.group, now,
