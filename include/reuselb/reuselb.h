@@ -55,6 +55,13 @@ bool rlb_group_handed_over(const struct rlb_group *g);
 /* False while a taking-over group waits for its predecessor to let go of the pins. */
 bool rlb_group_owns_pins(const struct rlb_group *g);
 
+/*
+ * Whether a group on that port and protocol may take this name (rlb_group_open checks it
+ * too): letters, digits, '.', '_', '-', not starting with '.'; and tcp-N, udp-N only for the
+ * group of port N and that protocol, whose default names they are. 0 or -EINVAL.
+ */
+int rlb_check_group_name(const char *name, bool udp, uint16_t port);
+
 /* Detaches the program, closes every socket still open and frees the group. NULL is a no-op. */
 void rlb_group_close(struct rlb_group *g);
 

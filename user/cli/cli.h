@@ -165,10 +165,13 @@ int cli_operands_at_most(const struct cli_parser *p, int max);
 int cli_parse_worker(const char *cmd, const char *s, unsigned int *out);
 
 /*
- * Opens the group's pins for control. On failure prints the library's line and returns the
- * exit status: 2 for an unknown group (a wrong -p or --name), 1 otherwise.
+ * Opens the group's pins for control. -p PORT [--udp] finds the group whose sockets serve
+ * that port (the endpoint recorded in its config), whatever its name, and sets t->group to
+ * it. On failure prints one line and returns the exit status: 2 for an unknown group (a wrong
+ * -p or --name) and for a port that two groups serve (on different addresses: --name tells
+ * them apart), 1 otherwise.
  */
-int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl **out);
+int cli_target_open(struct cli_target *t, const char *cmd, struct rlb_ctl **out);
 
 /*
  * "reuselb CMD: <message>; see 'reuselb CMD --help'" on stderr, one line. Returns -EINVAL.

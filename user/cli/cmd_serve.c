@@ -41,7 +41,7 @@ static const char usage[] =
     "                           (tcp; default %d)\n"
     "      --name=GROUP         name of the group for its pins and the other commands:\n"
     "                           letters, digits, '.', '_', '-' (default tcp-PORT or\n"
-    "                           udp-PORT)\n"
+    "                           udp-PORT; those names are only for that port's group)\n"
     "      --flow-timeout=SECS  udp: a flow stays on the worker that had it until it has\n"
     "                           been quiet this long, 1 to %d (default %d); after a\n"
     "                           handover, the old instance leaves once its flows are\n"
@@ -446,6 +446,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	if (a->group.takeover && !a->group.name && !a->group.port)
 		return usage_error("--takeover needs the group: give --name or a fixed --port, "
 				   "not 0");
+	/* tcp-N and udp-N belong to port N: refused before anything is bound */
+	if (a->group.name && rlb_check_group_name(a->group.name, a->group.udp, a->group.port))
+		return usage_error("%s", rlb_last_error());
 	a->group.addr = a->addr.text;
 	/* so that bpftool and the other reuselb commands find the running group */
 	a->group.pin = true;

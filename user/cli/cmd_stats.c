@@ -243,7 +243,7 @@ static void show(const struct stats_args *a, const struct sample *cur, const str
 }
 
 /* One reading: opens the pins, reads, closes. Returns the exit status. */
-static int read_group(const struct stats_args *a, struct sample *s, bool watching)
+static int read_group(struct stats_args *a, struct sample *s, bool watching)
 {
 	struct rlb_ctl *ctl;
 	int err, ret;
@@ -273,7 +273,7 @@ static int read_group(const struct stats_args *a, struct sample *s, bool watchin
  * Redraws until a signal or --count. The group's pins are opened anew each time, so that a
  * group that stopped is noticed (open maps would keep its last figures forever).
  */
-static int watch(const struct stats_args *a)
+static int watch(struct stats_args *a)
 {
 	static struct sample samples[2];
 	struct timespec wait = { .tv_sec = a->watch };

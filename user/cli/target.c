@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli/cli.h"
 
@@ -275,10 +278,77 @@ static bool group_live(const char *group)
 	return false;
 }
 
-int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl **out)
+/* A live group's recorded endpoint (config), or -errno; port 0 when none was recorded. */
+static int group_endpoint(const char *group, struct rlb_config *cfg)
 {
-	int err = rlb_ctl_open(t->group, out);
+	char path[256];
+	__u32 key = 0;
+	int fd, err = 0;
 
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/config", RLB_PIN_ROOT, group) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, cfg))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * -p PORT [--udp]: the group whose sockets serve that port, by the endpoint its first owner
+ * recorded in config, and not by name alone, which --name may have given to any group.
+ * Sets t->group; 0, 1 when no live group records the port (t->group stays the default name,
+ * for a group that recorded none and for the usual "no group" message), or the exit status
+ * after printing why when more than one does.
+ */
+static int resolve_port(struct cli_target *t, const char *cmd)
+{
+	static char names[256][RLB_NAME_MAX + 1];
+	char list[512] = "", addr[INET6_ADDRSTRLEN];
+	int n = rlb_list_groups(names, NULL, 256), found = -1, nr = 0;
+	size_t off = 0;
+
+	for (int i = 0; i < n && i < 256; i++) {
+		struct rlb_config cfg;
+
+		if (group_endpoint(names[i], &cfg) || cfg.port != t->port ||
+		    cfg.proto != (t->udp ? IPPROTO_UDP : IPPROTO_TCP))
+			continue;
+		found = i;
+		nr++;
+		if (!inet_ntop(cfg.family, cfg.addr, addr, sizeof(addr)))
+			snprintf(addr, sizeof(addr), "?");
+		if (off < sizeof(list))
+			off += snprintf(list + off, sizeof(list) - off, "%s%s on %s",
+					nr > 1 ? ", " : "", names[i], addr);
+	}
+	if (nr > 1) {
+		fprintf(stderr,
+			"reuselb %s: %d %s groups serve port %u: %s; name one with --name "
+			"GROUP\n",
+			cmd, nr, t->udp ? "udp" : "tcp", t->port, list);
+		return CLI_EXIT_USAGE;
+	}
+	if (nr == 0)
+		return 1;
+	snprintf(t->group, sizeof(t->group), "%s", names[found]);
+	return 0;
+}
+
+int cli_target_open(struct cli_target *t, const char *cmd, struct rlb_ctl **out)
+{
+	int err;
+
+	*out = NULL;
+	if (!t->name) {
+		err = resolve_port(t, cmd);
+		if (err > 1)
+			return err;
+	}
+	err = rlb_ctl_open(t->group, out);
 	if (!err)
 		return CLI_EXIT_OK;
 	/*

@@ -356,7 +356,7 @@ static int check_features(struct rlb_group *g)
 
 static int check_opts(const struct rlb_group_opts *o)
 {
-	if (o->name && rlb_check_name(o->name))
+	if (o->name && rlb_check_group_name(o->name, o->udp, o->port))
 		return -EINVAL;
 	if (o->nr_workers < 1 || o->nr_workers > RLB_MAX_WORKERS)
 		return rlb_error(-EINVAL, "bad number of workers %u: give 1 to %d", o->nr_workers,

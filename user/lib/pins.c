@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -39,6 +40,42 @@ bad:
 			 "bad group name '%s': use 1 to %d letters, digits, '.', '_' or '-', "
 			 "not starting with '.'",
 			 name, RLB_NAME_MAX);
+}
+
+/*
+ * tcp-N and udp-N are the names a group on port N gets by default, so they belong to that
+ * port and protocol: another group taking one would shadow the group that serves there, and
+ * `-p N` would find the wrong one.
+ */
+int rlb_check_group_name(const char *name, bool udp, uint16_t port)
+{
+	char mine[16];
+	const char *digits = name + 4;
+	int err = rlb_check_name(name);
+
+	if (err)
+		return err;
+	if ((strncmp(name, "tcp-", 4) && strncmp(name, "udp-", 4)) || !*digits ||
+	    strspn(digits, "0123456789") != strlen(digits))
+		return 0;
+	snprintf(mine, sizeof(mine), "%s-%u", udp ? "udp" : "tcp", port);
+	if (port && !strcmp(name, mine))
+		return 0;
+	if (digits[0] == '0' || strlen(digits) > 5 || atoi(digits) > 65535)
+		return rlb_error(-EINVAL,
+				 "group name '%s' has the form of a default name (tcp-PORT, "
+				 "udp-PORT), which only the group on that port takes: choose another "
+				 "name",
+				 name);
+	if (!port)
+		return rlb_error(-EINVAL,
+				 "group name '%s' is the default name of %.3s port %s, not of a "
+				 "group on a port yet to be chosen: choose another name",
+				 name, name, digits);
+	return rlb_error(-EINVAL,
+			 "group name '%s' is the default name of %.3s port %s: the %s group on port "
+			 "%u cannot take it; choose another name",
+			 name, name, digits, udp ? "udp" : "tcp", port);
 }
 
 int rlb_pin_path(char *buf, size_t len, const char *name, const char *file)
