@@ -8,6 +8,7 @@
 #define REUSELB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <reuselb/abi.h>
 #include <reuselb/cid.h>
@@ -158,11 +159,35 @@ int rlb_probe(struct rlb_features *out);
 /* "kernel features: uses a b; missing c" into buf. */
 const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t len);
 
+/* What a built-in policy needs besides the group itself (struct rlb_policy_info.needs). */
+enum rlb_policy_needs {
+	RLB_NEEDS_BPF = 1u << 0,	    /* a steering program: sk_reuseport (all but kernel) */
+	RLB_NEEDS_MMAPABLE = 1u << 1,	    /* workers report their load through an mmapped map */
+	RLB_NEEDS_PINNED_THREADS = 1u << 2, /* the server pins worker i's thread to a CPU */
+	RLB_NEEDS_UDP = 1u << 3,	    /* means something for datagrams only */
+};
+
+/* One built-in policy: the name users type, one line of help, enum rlb_policy_needs. */
+struct rlb_policy_info {
+	const char *name;
+	const char *help;
+	unsigned int needs;
+};
+
+/* The row of a policy, or NULL for a value that is none. */
+const struct rlb_policy_info *rlb_policy_info(enum rlb_policy policy);
 /* Policy names as users type them ("round-robin") to and from the enum. */
 int rlb_policy_parse(const char *name, enum rlb_policy *out);
 const char *rlb_policy_name(enum rlb_policy policy);
 /* All names, comma-separated, for usage and error messages. */
 const char *rlb_policy_names(void);
+/*
+ * Whether a kernel (or a group made on it) with features f can run the policy: 0, or
+ * -EOPNOTSUPP with a message naming what is missing (and group, when not NULL).
+ */
+int rlb_policy_check(enum rlb_policy policy, const struct rlb_features *f, const char *group);
+/* The policies f cannot run, comma-separated into buf; returns how many. */
+int rlb_policies_missing(const struct rlb_features *f, char *buf, size_t len);
 
 /* One line about the last failure in this thread. */
 const char *rlb_last_error(void);

@@ -136,35 +136,6 @@ static const char usage_modes[] =
     "                      # replaces the running instance without dropping a\n"
     "                      # connection\n";
 
-static const char *policy_help(enum rlb_policy policy)
-{
-	switch (policy) {
-	case RLB_POLICY_KERNEL:
-		return "no BPF program: the kernel's hash of the 4-tuple picks";
-	case RLB_POLICY_HASH:
-		return "a seeded hash of the 4-tuple";
-	case RLB_POLICY_SOURCE_IP:
-		return "a seeded hash of the source address: one client, one worker";
-	case RLB_POLICY_ROUND_ROBIN:
-		return "each worker in turn";
-	case RLB_POLICY_RANDOM:
-		return "a random worker";
-	case RLB_POLICY_LEAST_CONN:
-		return "the less loaded of two random workers";
-	case RLB_POLICY_WEIGHTED:
-		return "in turn, in proportion to the workers' weights";
-	case RLB_POLICY_MAGLEV:
-		return "Maglev consistent hash of source address and port";
-	case RLB_POLICY_CPU:
-		return "the worker on the CPU that took the packet (one CPU per worker)";
-	case RLB_POLICY_QUIC_CID:
-		return "the worker named in the QUIC connection ID (udp)";
-	default:
-		/* a policy newer than this text: its name alone */
-		return "";
-	}
-}
-
 static void print_help(void)
 {
 	printf(usage, RLB_MAX_WORKERS, RLB_MAX_WORKERS, SERVER_MAX_CONNS_DEFAULT,
@@ -172,7 +143,8 @@ static void print_help(void)
 	       SERVE_GRACE_DEFAULT);
 	printf("Policies:\n");
 	for (int p = 0; p < RLB_POLICY__COUNT; p++)
-		printf("  %-12s %s\n", rlb_policy_name(p), policy_help(p));
+		printf("  %-12s %s%s\n", rlb_policy_info(p)->name, rlb_policy_info(p)->help,
+		       rlb_policy_info(p)->needs & RLB_NEEDS_UDP ? " (udp)" : "");
 	printf("%s", usage_modes);
 }
 
@@ -449,7 +421,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	a->group.addr = a->addr.text;
 	/* so that bpftool and the other reuselb commands find the running group */
 	a->group.pin = true;
-	a->server.pin_threads = a->group.policy == RLB_POLICY_CPU;
+	a->server.pin_threads = rlb_policy_info(a->group.policy)->needs & RLB_NEEDS_PINNED_THREADS;
 	return 0;
 }
 

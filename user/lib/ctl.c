@@ -299,26 +299,21 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 
 static int set_policy(struct rlb_ctl *c, enum rlb_policy policy)
 {
+	struct bpf_map_info info = {};
+	struct rlb_features f = {};
+	__u32 len = sizeof(info);
 	struct rlb_config cfg;
 	__u32 key = 0;
 	int err;
 
-	if ((unsigned int)policy >= RLB_POLICY__COUNT)
-		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", policy,
-				 rlb_policy_names());
-	if (policy == RLB_POLICY_LEAST_CONN) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-
-		/* the owner's probe decided at load time: its load map says what it chose */
-		if (bpf_obj_get_info_by_fd(c->load_fd, &info, &len))
-			return rlb_bpf_error(-errno, "cannot read the load map");
-		if (!(info.map_flags & BPF_F_MMAPABLE))
-			return rlb_error(-EOPNOTSUPP,
-					 "policy least-conn needs mmapable BPF arrays (Linux 5.5+), "
-					 "which group %s does not have: choose another policy",
-					 c->name);
-	}
+	/* what the owner's probe found at load time: its load map says whether it is mmapable */
+	if (bpf_obj_get_info_by_fd(c->load_fd, &info, &len))
+		return rlb_bpf_error(-errno, "cannot read the load map");
+	f.sk_reuseport = true;
+	f.mmapable = info.map_flags & BPF_F_MMAPABLE;
+	err = rlb_policy_check(policy, &f, c->name);
+	if (err)
+		return err;
 	err = read_config(c, &cfg);
 	if (err)
 		return err;

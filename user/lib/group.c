@@ -347,11 +347,7 @@ static int check_features(struct rlb_group *g)
 		return rlb_error(-EOPNOTSUPP,
 				 "this kernel cannot run sk_reuseport programs (Linux 4.19+ with "
 				 "CONFIG_BPF_SYSCALL): only policy kernel works here");
-	if (!g->features.mmapable && g->opts.policy == RLB_POLICY_LEAST_CONN)
-		return rlb_error(-EOPNOTSUPP,
-				 "policy least-conn needs mmapable BPF arrays (Linux 5.5+), which "
-				 "this kernel lacks: choose another policy");
-	return 0;
+	return rlb_policy_check(g->opts.policy, &g->features, NULL);
 }
 
 static int check_opts(const struct rlb_group_opts *o)
@@ -361,7 +357,7 @@ static int check_opts(const struct rlb_group_opts *o)
 	if (o->nr_workers < 1 || o->nr_workers > RLB_MAX_WORKERS)
 		return rlb_error(-EINVAL, "bad number of workers %u: give 1 to %d", o->nr_workers,
 				 RLB_MAX_WORKERS);
-	if ((unsigned int)o->policy >= RLB_POLICY__COUNT)
+	if (!rlb_policy_info(o->policy))
 		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", o->policy,
 				 rlb_policy_names());
 	return 0;

@@ -59,8 +59,8 @@ static int live_owner(const char *name)
 /* One line: what the kernel offers and, for each thing it lacks, what is given up. */
 static void print_features(void)
 {
-	char line[256], lost[512] = "";
-	const char *gone[4];
+	char line[256], lost[512] = "", policies[128], no_policies[160];
+	const char *gone[5];
 	struct rlb_features f;
 	size_t off = 0;
 	int n = 0;
@@ -71,11 +71,16 @@ static void print_features(void)
 	if (!f.migrate)
 		gone[n++] = "without migrate, closing a worker resets its queued connections";
 	if (!f.mmapable)
-		gone[n++] = "without mmapable, no least-conn policy and no live load figures";
+		gone[n++] = "without mmapable, no live load figures";
 	if (!f.btf)
 		gone[n++] = "without btf, nothing reuselb needs";
 	if (!f.sockhash_select)
 		gone[n++] = "without sockhash_select, nothing reuselb uses yet";
+	/* the policy table says which policies need what is missing */
+	if (rlb_policies_missing(&f, policies, sizeof(policies))) {
+		snprintf(no_policies, sizeof(no_policies), "without those, no policy %s", policies);
+		gone[n++] = no_policies;
+	}
 	for (int i = 0; i < n && off < sizeof(lost); i++)
 		off += snprintf(lost + off, sizeof(lost) - off, "%s%s", i ? "; " : " (", gone[i]);
 	fprintf(stderr, "reuselb: %s%s%s\n", rlb_features_line(&f, line, sizeof(line)), lost,
