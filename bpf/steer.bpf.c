@@ -23,6 +23,11 @@ struct {
 	__type(value, __u32);
 } custom SEC(".maps");
 
+/* Every map the list in reuselb/abi.h names is defined, under that name. */
+#define RLB_MAP_DEFINED(id, name) _Static_assert(sizeof(name) > 0, "map " #name);
+RLB_MAPS(RLB_MAP_DEFINED)
+#undef RLB_MAP_DEFINED
+
 /* Next turn of round-robin and weighted; shared by all CPUs, hence the atomic add. */
 __u64 rr_cursor;
 

@@ -17,7 +17,11 @@
 extern "C" {
 #endif
 
-/* Pins of a serving group: RLB_PIN_ROOT/<name>/{config,socks,workers,load,stats,steer}. */
+/*
+ * Pins of a serving group, RLB_PIN_ROOT/<name>/: the maps of RLB_MAPS (reuselb/abi.h) under
+ * their names, config, socks, workers, load, stats, weighted, maglev, cpus, flows and custom;
+ * the program, steer; and ctl_lock, a directory whose flock is the group's control lock.
+ */
 #define RLB_PIN_ROOT "/sys/fs/bpf/reuselb"
 #define RLB_NAME_MAX 64
 

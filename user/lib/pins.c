@@ -103,7 +103,7 @@ static bool has_sockets(const char *name)
 	__u64 cookie;
 	int fd;
 
-	if (rlb_pin_path(path, sizeof(path), name, "socks"))
+	if (rlb_pin_path(path, sizeof(path), name, rlb_map_names[RLB_MAP_SOCKS]))
 		return false;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
