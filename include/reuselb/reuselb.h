@@ -7,6 +7,7 @@
 #ifndef REUSELB_H
 #define REUSELB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +36,6 @@ struct rlb_group_opts {
 	unsigned int nr_workers; /* 1 .. RLB_MAX_WORKERS */
 	enum rlb_policy policy;	 /* RLB_POLICY_KERNEL loads no BPF at all */
 	int backlog;		 /* listen() backlog; 0 means SOMAXCONN */
-	bool verbose;		 /* show libbpf's own messages on stderr */
 	bool pin;		 /* pin maps and program for the CLI and bpftool; lock the name */
 	const char *name;	 /* group name for the pins; NULL means tcp-PORT or udp-PORT */
 	bool takeover;		 /* join the live group of that name and take it over */
@@ -92,6 +92,16 @@ int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu
 
 /* The group's name (tcp-PORT, udp-PORT or opts.name). */
 const char *rlb_group_name(const struct rlb_group *g);
+
+/*
+ * The rule for a group's name, which names its pins: 1 to RLB_NAME_MAX letters, digits, '.',
+ * '_' or '-', not starting with '.'.
+ */
+bool rlb_name_valid(const char *name);
+/* The name of a group opened without opts.name: "tcp-PORT" or "udp-PORT", into buf. */
+void rlb_default_name(bool udp, uint16_t port, char *buf, size_t len);
+/* The pid that serves the group of that name: 0 if nobody does, -1 if it cannot be told. */
+int rlb_group_owner(const char *name);
 
 /*
  * Control of a group's steering, in process (rlb_group_ctl) or from outside through the pins
@@ -198,6 +208,21 @@ const char *rlb_last_error(void);
 
 /* The verifier's log when the last rlb_group_open failed to load the program, else "". */
 const char *rlb_verifier_log(void);
+
+/*
+ * Where libbpf's own messages go while the library opens, probes and loads programs. The
+ * library never installs a libbpf print function by itself: the application calls this once,
+ * at start (libbpf has one print function per process, so this sets it for the whole
+ * process), e.g. with a function that prints under -v and drops the rest. NULL drops all.
+ * Without a call, libbpf's own default (warnings on stderr) stays.
+ */
+enum rlb_log_level {
+	RLB_LOG_WARN,
+	RLB_LOG_INFO,
+	RLB_LOG_DEBUG,
+};
+typedef int (*rlb_log_fn)(enum rlb_log_level level, const char *fmt, va_list ap);
+void rlb_set_log(rlb_log_fn fn);
 
 #ifdef __cplusplus
 }

@@ -45,7 +45,7 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 int cli_parse_addr(const char *s, struct cli_addr *out);
 /* "http", "echo" or "id". */
 int cli_parse_mode(const char *s, enum server_mode *out);
-/* A group name as the pins take it: 1..RLB_NAME_MAX of [A-Za-z0-9._-], not starting with '.'. */
+/* A group name as the pins take it (rlb_name_valid()). */
 int cli_parse_group_name(const char *s);
 /*
  * s as the body of a JSON string (quotes not included) into buf, always NUL-terminated.
@@ -130,8 +130,6 @@ int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt,
  * -EINVAL after printing a usage error.
  */
 int cli_target_finish(struct cli_target *t, const struct cli_parser *p);
-/* The pins' name of a port: "tcp-PORT" or "udp-PORT". */
-void cli_target_group(uint16_t port, bool udp, char *buf, size_t len);
 
 /* What the options shared by the commands give; a command sees only those its table lists. */
 struct cli_common {

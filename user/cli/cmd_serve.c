@@ -3,7 +3,6 @@
  * reuselb serve: the command line and its help. The process itself (group, workers, metrics,
  * signals, handover) is user/server/serve.c.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -194,6 +193,7 @@ struct serve_args {
 	uint16_t metrics_port;
 	unsigned int grace_s;
 	bool help;
+	bool verbose;
 	bool given[OPT__END];
 };
 
@@ -216,23 +216,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	va_end(ap);
 	fputs("; see 'reuselb serve --help'\n", stderr);
 	return -EINVAL;
-}
-
-/*
- * The rule of the library's pins (letters, digits, '.', '_', '-'; no leading '.'), checked here
- * so that a bad name is a usage error that costs nothing.
- */
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > RLB_NAME_MAX || s[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	}
-	return true;
 }
 
 /* "IPV4:PORT" or "[IPV6]:PORT"; a bare IPv6 address would leave the port ambiguous. */
@@ -324,7 +307,7 @@ static int parse_option(struct serve_args *a, int opt, const char *val)
 		a->server.idle_timeout_s = n;
 		break;
 	case OPT_NAME:
-		if (!valid_name(val))
+		if (cli_parse_group_name(val))
 			return usage_error("bad group name '%s': use 1 to %d letters, digits, '.', "
 					   "'_' or '-', not starting with '.'",
 					   val, RLB_NAME_MAX);
@@ -352,7 +335,7 @@ static int parse_option(struct serve_args *a, int opt, const char *val)
 		a->grace_s = n;
 		break;
 	case 'v':
-		a->group.verbose = true;
+		a->verbose = true;
 		break;
 	case 'h':
 		a->help = true;
@@ -449,6 +432,7 @@ int cmd_serve(int argc, char **argv)
 		print_help();
 		return CLI_EXIT_OK;
 	}
+	cli_libbpf_verbose(a.verbose);
 	to_config(&a, &cfg);
 	return serve_run(&cfg) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }

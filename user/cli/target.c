@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <bpf/libbpf.h>
 #include "cli/cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -30,7 +29,7 @@ int cli_lib_error(const char *cmd, int err)
 	return err == -EINVAL || err == -ERANGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 }
 
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int quiet(enum rlb_log_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	(void)fmt;
@@ -38,7 +37,7 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-static int loud(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int loud(enum rlb_log_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	return vfprintf(stderr, fmt, ap);
@@ -47,7 +46,7 @@ static int loud(enum libbpf_print_level level, const char *fmt, va_list ap)
 void cli_libbpf_verbose(bool verbose)
 {
 	/* libbpf's warnings would break the one-line errors: they are for -v */
-	libbpf_set_print(verbose ? loud : quiet);
+	rlb_set_log(verbose ? loud : quiet);
 }
 
 const char *cli_state_name(enum rlb_worker_state state)
@@ -155,11 +154,6 @@ int cli_next_option(struct cli_parser *p, int *opt, const char **val)
 	return 0;
 }
 
-void cli_target_group(uint16_t port, bool udp, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s-%u", udp ? "udp" : "tcp", port);
-}
-
 int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt, const char *val)
 {
 	char show[CLI_SHOW_MAX + 4];
@@ -202,7 +196,7 @@ int cli_target_finish(struct cli_target *t, const struct cli_parser *p)
 	if (name)
 		snprintf(t->group, sizeof(t->group), "%s", t->name);
 	else
-		cli_target_group(t->port, t->udp, t->group, sizeof(t->group));
+		rlb_default_name(t->udp, t->port, t->group, sizeof(t->group));
 	return 0;
 }
 
@@ -262,19 +256,6 @@ int cli_parse_worker(const char *cmd, const char *s, unsigned int *out)
 	return 0;
 }
 
-/* Whether the group is served now, by the same test as rlb_ctl_open()'s. */
-static bool group_live(const char *group)
-{
-	static char names[256][RLB_NAME_MAX + 1];
-	int n = rlb_list_groups(names, NULL, 256);
-
-	for (int i = 0; i < n && i < 256; i++) {
-		if (!strcmp(names[i], group))
-			return true;
-	}
-	return false;
-}
-
 int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl **out)
 {
 	int err = rlb_ctl_open(t->group, out);
@@ -285,7 +266,7 @@ int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl 
 	 * A group that does not exist is a wrong -p or --name: nothing was done. (A live group
 	 * with a pin missing is -ENOENT too, but a failure: its pins are being made or removed.)
 	 */
-	if (err == -ENOENT && !group_live(t->group)) {
+	if (err == -ENOENT && !rlb_group_owner(t->group)) {
 		fprintf(stderr, "reuselb %s: %s; see 'reuselb list'\n", cmd, rlb_last_error());
 		return CLI_EXIT_USAGE;
 	}

@@ -51,6 +51,11 @@ int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max)
 	return n;
 }
 
+int rlb_group_owner(const char *name)
+{
+	return rlb_name_valid(name) ? rlb_group_live(name) : 0;
+}
+
 const char *const rlb_map_names[RLB_MAP__COUNT] = {
 #define RLB_MAP_NAME(id, name) [RLB_MAP_##id] = #name,
 	RLB_MAPS(RLB_MAP_NAME)

@@ -120,17 +120,14 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE
 							    ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
 							    : BPF_SK_REUSEPORT_SELECT);
-	log = malloc(RLB_LOG_SIZE);
+	log = rlb_log_buf(prog);
 	if (!log) {
-		err = rlb_error(-ENOMEM, "out of memory");
+		err = -ENOMEM;
 		goto out;
 	}
-	log[0] = '\0';
-	bpf_program__set_log_buf(prog, log, RLB_LOG_SIZE);
 	err = bpf_object__load(obj);
 	/* the program is loaded or refused: the log has served */
-	rlb_keep_verifier_log(err ? log : NULL);
-	free(log);
+	rlb_log_done(log, err);
 	if (err) {
 		/* the verifier answers EACCES (or EINVAL) with a log; EPERM is a privilege matter */
 		if (err == -EPERM)

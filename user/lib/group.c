@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +21,6 @@
 #ifndef SO_DETACH_REUSEPORT_BPF
 #define SO_DETACH_REUSEPORT_BPF 68
 #endif
-
-static bool libbpf_verbose;
-
-static int print_libbpf(enum libbpf_print_level level __attribute__((unused)), const char *fmt,
-			va_list ap)
-{
-	/* even libbpf's warnings only repeat what our own error line says */
-	if (!libbpf_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
 
 struct sockname {
 	struct sockaddr_storage ss;
@@ -105,19 +93,18 @@ static int check_map_names(struct steer_bpf *skel)
 
 static int load_program(struct rlb_group *g)
 {
-	char *log;
 	struct steer_bpf *skel;
+	bool short_of_caps;
+	char *log;
 	int err;
 
 	skel = steer_bpf__open();
 	if (!skel)
 		return rlb_bpf_error(-errno, "cannot open the steering program");
 	g->skel = skel;
-	log = malloc(RLB_LOG_SIZE);
+	log = rlb_log_buf(skel->progs.rlb_steer);
 	if (!log)
-		return rlb_error(-ENOMEM, "out of memory");
-	log[0] = '\0';
-	bpf_program__set_log_buf(skel->progs.rlb_steer, log, RLB_LOG_SIZE);
+		return -ENOMEM;
 	/* migrate-capable: a closing listener's queue is steered to a live worker, not reset */
 	bpf_program__set_expected_attach_type(skel->progs.rlb_steer,
 					      g->features.migrate
@@ -132,16 +119,18 @@ static int load_program(struct rlb_group *g)
 	if (err)
 		goto out;
 	err = steer_bpf__load(skel);
-	if (err && (err == -EPERM || err == -EACCES) && rlb_missing_caps()[0]) {
-		/* short of capabilities, the verifier's complaints are only the symptom */
+	/* short of capabilities, the verifier's complaints are only the symptom */
+	short_of_caps = (err == -EPERM || err == -EACCES) && rlb_missing_caps()[0];
+	rlb_log_done(log, err && !short_of_caps);
+	log = NULL;
+	if (short_of_caps)
 		err = rlb_bpf_error(err, "cannot load the steering program");
-	} else if (err) {
-		rlb_keep_verifier_log(log);
+	else if (err)
 		err = rlb_error(err, "the kernel rejected the steering program: %s%s",
-				strerror(-err), log[0] ? " (verifier log follows)" : "");
-	}
+				strerror(-err),
+				rlb_verifier_log()[0] ? " (verifier log follows)" : "");
 out:
-	free(log);
+	rlb_log_done(log, false);
 	return err;
 }
 
@@ -321,7 +310,7 @@ static void set_name(struct rlb_group *g, const char *name)
 	if (name)
 		snprintf(g->name, sizeof(g->name), "%s", name);
 	else
-		snprintf(g->name, sizeof(g->name), "%s-%u", g->opts.udp ? "udp" : "tcp", g->port);
+		rlb_default_name(g->opts.udp, g->port, g->name, sizeof(g->name));
 	memcpy(g->ctl.name, g->name, sizeof(g->ctl.name));
 }
 
@@ -412,8 +401,6 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;
 	rlb_keep_verifier_log(NULL);
-	libbpf_verbose = opts->verbose;
-	libbpf_set_print(print_libbpf);
 
 	/* the "kernel" policy has no maps: nothing to pin or control */
 	g->opts.pin = opts->pin && opts->policy != RLB_POLICY_KERNEL;

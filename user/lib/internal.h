@@ -76,6 +76,14 @@ int rlb_bpf_error(int err, const char *what);
 
 /* Keeps (the end of) the verifier log of a failed load for rlb_verifier_log(). */
 void rlb_keep_verifier_log(const char *log);
+/*
+ * A buffer of RLB_LOG_SIZE for the verifier's log of prog, set on it; NULL, with the error
+ * set, when out of memory. After the load, rlb_log_done() keeps the log for
+ * rlb_verifier_log() when keep (a refused load), clears it otherwise, and frees the buffer
+ * (NULL is a no-op).
+ */
+char *rlb_log_buf(struct bpf_program *prog);
+void rlb_log_done(char *log, bool keep);
 
 /* What loading the program takes, for messages; CAP_SYS_ADMIN covers it all. */
 #define RLB_CAPS_NEEDED "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN)"

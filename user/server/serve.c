@@ -34,28 +34,6 @@ struct run {
 	bool owner_told;
 };
 
-/* The group's name as the library makes it: its name, else tcp-PORT or udp-PORT. */
-static void group_name(const struct rlb_group_opts *o, char *buf, size_t len)
-{
-	if (o->name)
-		snprintf(buf, len, "%s", o->name);
-	else
-		snprintf(buf, len, "%s-%u", o->udp ? "udp" : "tcp", o->port);
-}
-
-/* The pid serving the group now: 0 if nobody does, -1 if it cannot be told. */
-static int live_owner(const char *name)
-{
-	static char names[256][RLB_NAME_MAX + 1];
-	int pids[256], n = rlb_list_groups(names, pids, 256);
-
-	for (int i = 0; i < n && i < 256; i++) {
-		if (!strcmp(names[i], name))
-			return pids[i];
-	}
-	return 0;
-}
-
 /* One line: what the kernel offers and, for each thing it lacks, what is given up. */
 static void print_features(void)
 {
@@ -242,8 +220,11 @@ static int start(struct run *r)
 	if (cfg->metrics_addr && open_metrics(r))
 		return -EINVAL;
 	if (cfg->group.takeover) {
-		group_name(&cfg->group, name, sizeof(name));
-		r->predecessor = live_owner(name);
+		if (cfg->group.name)
+			snprintf(name, sizeof(name), "%s", cfg->group.name);
+		else
+			rlb_default_name(cfg->group.udp, cfg->group.port, name, sizeof(name));
+		r->predecessor = rlb_group_owner(name);
 	}
 	err = rlb_group_open(&cfg->group, &r->g);
 	if (err) {
