@@ -126,6 +126,12 @@ struct cli_parser {
 
 void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
 		     const struct cli_option *options);
+/*
+ * The value of a numeric option, min to max, into *out: 0, or -EINVAL after printing "bad
+ * --NAME 'VAL': give MIN to MAX<unit>".
+ */
+int cli_uint_option(const struct cli_parser *p, int opt, const char *val, unsigned long min,
+		    unsigned long max, const char *unit, unsigned long *out);
 /* The long name of the option whose val is val, for messages ("?" when none). */
 const char *cli_option_name(const struct cli_parser *p, int val);
 /*

@@ -198,12 +198,13 @@ static unsigned int default_workers(void)
 	return n < RLB_MAX_WORKERS ? n : RLB_MAX_WORKERS;
 }
 
+/* serve's own options; -p allows 0 here. --udp and --name are the shared ones. */
 static int serve_option(void *args, const struct cli_parser *p, int opt, const char *val)
 {
 	struct serve_args *a = args;
-	unsigned long n;
+	unsigned long n = 0;
+	int err = 0;
 
-	(void)p;
 	switch (opt) {
 	case 'a':
 		if (cli_parse_addr(val, &a->addr))
@@ -216,9 +217,7 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 					   val);
 		break;
 	case 'w':
-		if (cli_parse_uint(val, 1, RLB_MAX_WORKERS, &n))
-			return cli_usage_error(CMD, "bad number of workers '%s': give 1 to %d", val,
-					   RLB_MAX_WORKERS);
+		err = cli_uint_option(p, opt, val, 1, RLB_MAX_WORKERS, "", &n);
 		a->group.nr_workers = n;
 		break;
 	case CLI_OPT_POLICY:
@@ -230,37 +229,20 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		if (cli_parse_mode(val, &a->server.mode))
 			return cli_usage_error(CMD, "unknown mode '%s': choose one of http, echo, id", val);
 		break;
-	case CLI_OPT_UDP:
-		a->group.udp = a->server.udp = true;
-		break;
 	case 'b':
-		if (cli_parse_uint(val, 1, INT_MAX, &n))
-			return cli_usage_error(CMD, "bad backlog '%s': give 1 to %d", val, INT_MAX);
+		err = cli_uint_option(p, opt, val, 1, INT_MAX, "", &n);
 		a->group.backlog = n;
 		break;
 	case CLI_OPT_MAX_CONNS:
-		if (cli_parse_uint(val, 1, MAX_CONNS_LIMIT, &n))
-			return cli_usage_error(CMD, "bad --max-conns '%s': give 1 to %d", val,
-					   MAX_CONNS_LIMIT);
+		err = cli_uint_option(p, opt, val, 1, MAX_CONNS_LIMIT, "", &n);
 		a->server.max_conns = n;
 		break;
 	case CLI_OPT_IDLE_TIMEOUT:
-		if (cli_parse_uint(val, 0, IDLE_TIMEOUT_LIMIT, &n))
-			return cli_usage_error(CMD, "bad --idle-timeout '%s': give 0 (never) to %d seconds",
-					   val, IDLE_TIMEOUT_LIMIT);
+		err = cli_uint_option(p, opt, val, 0, IDLE_TIMEOUT_LIMIT, " seconds (0: never)", &n);
 		a->server.idle_timeout_s = n;
 		break;
-	case CLI_OPT_NAME:
-		if (cli_parse_group_name(val))
-			return cli_usage_error(CMD, "bad group name '%s': use 1 to %d letters, digits, '.', "
-					   "'_' or '-', not starting with '.'",
-					   val, RLB_NAME_MAX);
-		a->group.name = val;
-		break;
 	case CLI_OPT_FLOW_TIMEOUT:
-		if (cli_parse_uint(val, 1, SECONDS_LIMIT, &n))
-			return cli_usage_error(CMD, "bad --flow-timeout '%s': give 1 to %d seconds", val,
-					   SECONDS_LIMIT);
+		err = cli_uint_option(p, opt, val, 1, SECONDS_LIMIT, " seconds", &n);
 		a->group.flow_timeout = n;
 		break;
 	case CLI_OPT_METRICS:
@@ -274,16 +256,14 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		a->group.takeover = true;
 		break;
 	case CLI_OPT_GRACE:
-		if (cli_parse_uint(val, 0, SECONDS_LIMIT, &n))
-			return cli_usage_error(CMD, "bad --grace '%s': give 0 to %d seconds", val,
-					   SECONDS_LIMIT);
+		err = cli_uint_option(p, opt, val, 0, SECONDS_LIMIT, " seconds", &n);
 		a->grace_s = n;
 		break;
 	default:
-		/* -v and -h */
+		/* --udp, --name, -v and -h */
 		return 1;
 	}
-	return 0;
+	return err;
 }
 
 /* After the options: what they mean together. */
@@ -294,6 +274,8 @@ static int serve_operands(void *args, struct cli_parser *p)
 
 	if (cli_operands_at_most(p, 0))
 		return -EINVAL;
+	a->group.udp = a->server.udp = a->common.target.udp;
+	a->group.name = a->common.target.name;
 	if (!p->given['p'])
 		return cli_usage_error(CMD, "missing --port (0 picks any free port)");
 	if (a->group.udp && a->server.mode == SERVER_MODE_HTTP)

@@ -85,27 +85,20 @@ struct sample {
 static int stats_option(void *args, const struct cli_parser *p, int opt, const char *val)
 {
 	struct stats_args *a = args;
-	char show[CLI_SHOW_MAX + 4];
-	unsigned long n;
+	unsigned long n = 0;
+	int err;
 
-	(void)p;
 	switch (opt) {
 	case CLI_OPT_WATCH:
-		if (cli_parse_uint(val, 1, WATCH_MAX, &n))
-			return cli_usage_error(CMD, "bad --watch '%s': give 1 to %d seconds",
-					       cli_show(val, show), WATCH_MAX);
+		err = cli_uint_option(p, opt, val, 1, WATCH_MAX, " seconds", &n);
 		a->watch = n;
-		break;
+		return err;
 	case CLI_OPT_COUNT:
-		if (cli_parse_uint(val, 1, COUNT_MAX, &n))
-			return cli_usage_error(CMD, "bad --count '%s': give 1 to %d redraws",
-					       cli_show(val, show), COUNT_MAX);
+		err = cli_uint_option(p, opt, val, 1, COUNT_MAX, " redraws", &n);
 		a->count = n;
-		break;
-	default:
-		return 1;
+		return err;
 	}
-	return 0;
+	return 1;
 }
 
 static int stats_operands(void *args, struct cli_parser *p)

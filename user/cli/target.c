@@ -92,6 +92,17 @@ const char *cli_option_name(const struct cli_parser *p, int val)
 	return "?";
 }
 
+int cli_uint_option(const struct cli_parser *p, int opt, const char *val, unsigned long min,
+		    unsigned long max, const char *unit, unsigned long *out)
+{
+	char show[CLI_SHOW_MAX + 4];
+
+	if (cli_parse_uint(val, min, max, out))
+		return cli_usage_error(p->cmd, "bad --%s '%s': give %lu to %lu%s",
+				       cli_option_name(p, opt), cli_show(val, show), min, max, unit);
+	return 0;
+}
+
 void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
 		     const struct cli_option *options)
 {
