@@ -39,7 +39,8 @@ static const struct cli_option options[] = {
 	  "\"workers\":N,\"live\":N,\"draining\":N,\"policy\":\"NAME\"}, ...]}" },
 	{ "port", 'p', "PORT", "only the group on this port (an error if there is none)" },
 	{ "udp", CLI_OPT_UDP, NULL, "with -p: the UDP group on that port (default TCP)" },
-	{ "name", CLI_OPT_NAME, "GROUP", "only the group of that name (an error if there is none)" },
+	{ "name", CLI_OPT_NAME, "GROUP",
+	  "only the group of that name (an error if there is none)" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };

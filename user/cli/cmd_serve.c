@@ -4,9 +4,7 @@
  * signals, handover) is user/server/serve.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,51 +18,62 @@
 #define CMD "serve"
 
 static const char usage[] =
-    "Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
-    "                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
-    "                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
-    "                     [--takeover] [--grace SECS] [-v]\n"
-    "\n"
-    "Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
-    "program that picks the worker of each new connection (or datagram).\n"
-    "\n";
+	"Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
+	"                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
+	"                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
+	"                     [--takeover] [--grace SECS] [-v]\n"
+	"\n"
+	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
+	"program that picks the worker of each new connection (or datagram).\n"
+	"\n";
 
+/* Help strings split where the help breaks its lines. */
+/* clang-format off */
 static const struct cli_option options[] = {
-    {"addr", 'a', "ADDR", "numeric IPv4 or IPv6 address to bind\n(default 0.0.0.0; :: for IPv6)"},
-    {"port", 'p', "PORT", "port to bind, 0 for any free one (required)"},
-    {"workers", 'w', "N",
-     "workers, 1 to " CLI_STR(RLB_MAX_WORKERS) " (default: online CPUs, at most " CLI_STR(
-	 RLB_MAX_WORKERS) ")"},
-    {"policy", CLI_OPT_POLICY, "NAME",
-     "how the program picks a worker (default round-robin)"},
-    {"mode", CLI_OPT_MODE, "MODE", "what the workers answer (default http; see Modes)"},
-    {"udp", CLI_OPT_UDP, NULL, "datagram sockets instead of TCP (modes echo and id)"},
-    {"backlog", 'b', "N", "listen backlog per socket (tcp; default SOMAXCONN)"},
-    {"max-conns", CLI_OPT_MAX_CONNS, "N",
-     "open connections per worker, more are closed at once\n(tcp; 1 to " CLI_STR(
-	 MAX_CONNS_LIMIT) ", default " CLI_STR(SERVER_MAX_CONNS_DEFAULT) ")"},
-    {"idle-timeout", CLI_OPT_IDLE_TIMEOUT, "SECS",
-     "close connections idle that long, 0 never\n(tcp; up to " CLI_STR(
-	 IDLE_TIMEOUT_LIMIT) ", default " CLI_STR(SERVER_IDLE_TIMEOUT_DEFAULT) ")"},
-    {"name", CLI_OPT_NAME, "GROUP",
-     "name of the group for its pins and the other commands:\nletters, digits, '.', '_', '-' "
-     "(default tcp-PORT or\nudp-PORT)"},
-    {"flow-timeout", CLI_OPT_FLOW_TIMEOUT, "SECS",
-     "udp: a flow stays on the worker that had it until it has\nbeen quiet this long, 1 to " CLI_STR(
-	 SECONDS_LIMIT) " (default " CLI_STR(RLB_FLOW_TIMEOUT_DEFAULT) "); after a\nhandover, the "
-							   "old instance leaves once its flows are\nthis quiet"},
-    {"metrics", CLI_OPT_METRICS, "ADDR:PORT",
-     "serve Prometheus metrics at http://ADDR:PORT/metrics\n(IPv6: [ADDR]:PORT; port 0 picks a "
-     "free one); off unless\ngiven"},
-    {"takeover", CLI_OPT_TAKEOVER, NULL,
-     "take over the live group of the same name and port from\nthe instance serving it (a "
-     "rolling restart); with none\nlive, just serve it"},
-    {"grace", CLI_OPT_GRACE, "SECS",
-     "once a successor has taken over: finish the open\nconnections (udp: the old flows) for at "
-     "most this long,\n0 to " CLI_STR(SECONDS_LIMIT) " (default " CLI_STR(SERVE_GRACE_DEFAULT) ")"},
-    CLI_VERBOSE_HELP_OPTIONS,
-    {},
+	{ "addr", 'a', "ADDR",
+	  "numeric IPv4 or IPv6 address to bind\n"
+	  "(default 0.0.0.0; :: for IPv6)" },
+	{ "port", 'p', "PORT", "port to bind, 0 for any free one (required)" },
+	{ "workers", 'w', "N",
+	  "workers, 1 to " CLI_STR(RLB_MAX_WORKERS)
+	  " (default: online CPUs, at most " CLI_STR(RLB_MAX_WORKERS) ")" },
+	{ "policy", CLI_OPT_POLICY, "NAME", "how the program picks a worker (default round-robin)" },
+	{ "mode", CLI_OPT_MODE, "MODE", "what the workers answer (default http; see Modes)" },
+	{ "udp", CLI_OPT_UDP, NULL, "datagram sockets instead of TCP (modes echo and id)" },
+	{ "backlog", 'b', "N", "listen backlog per socket (tcp; default SOMAXCONN)" },
+	{ "max-conns", CLI_OPT_MAX_CONNS, "N",
+	  "open connections per worker, more are closed at once\n"
+	  "(tcp; 1 to " CLI_STR(MAX_CONNS_LIMIT) ", default " CLI_STR(SERVER_MAX_CONNS_DEFAULT) ")" },
+	{ "idle-timeout", CLI_OPT_IDLE_TIMEOUT, "SECS",
+	  "close connections idle that long, 0 never\n"
+	  "(tcp; up to " CLI_STR(IDLE_TIMEOUT_LIMIT)
+	  ", default " CLI_STR(SERVER_IDLE_TIMEOUT_DEFAULT) ")" },
+	{ "name", CLI_OPT_NAME, "GROUP",
+	  "name of the group for its pins and the other commands:\n"
+	  "letters, digits, '.', '_', '-' (default tcp-PORT or\n"
+	  "udp-PORT)" },
+	{ "flow-timeout", CLI_OPT_FLOW_TIMEOUT, "SECS",
+	  "udp: a flow stays on the worker that had it until it has\n"
+	  "been quiet this long, 1 to " CLI_STR(SECONDS_LIMIT)
+	  " (default " CLI_STR(RLB_FLOW_TIMEOUT_DEFAULT) "); after a\n"
+	  "handover, the old instance leaves once its flows are\n"
+	  "this quiet" },
+	{ "metrics", CLI_OPT_METRICS, "ADDR:PORT",
+	  "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	  "(IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
+	  "given" },
+	{ "takeover", CLI_OPT_TAKEOVER, NULL,
+	  "take over the live group of the same name and port from\n"
+	  "the instance serving it (a rolling restart); with none\n"
+	  "live, just serve it" },
+	{ "grace", CLI_OPT_GRACE, "SECS",
+	  "once a successor has taken over: finish the open\n"
+	  "connections (udp: the old flows) for at most this long,\n"
+	  "0 to " CLI_STR(SECONDS_LIMIT) " (default " CLI_STR(SERVE_GRACE_DEFAULT) ")" },
+	CLI_VERBOSE_HELP_OPTIONS,
+	{},
 };
+/* clang-format on */
 
 static const char usage_modes[] =
     "\n"
@@ -154,7 +163,7 @@ struct serve_args {
 	struct cli_addr addr;
 	struct rlb_group_opts group;
 	struct server_opts server;
-	bool metrics;		      /* --metrics was given */
+	bool metrics; /* --metrics was given */
 	struct cli_addr metrics_addr;
 	uint16_t metrics_port;
 	unsigned int grace_s;
@@ -208,13 +217,13 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 	switch (opt) {
 	case 'a':
 		if (cli_parse_addr(val, &a->addr))
-			return cli_usage_error(CMD, "bad address '%s': give a numeric IPv4 or IPv6 address",
-					   val);
+			return cli_usage_error(
+				CMD, "bad address '%s': give a numeric IPv4 or IPv6 address", val);
 		break;
 	case 'p':
 		if (cli_parse_port(val, true, &a->group.port))
-			return cli_usage_error(CMD, "bad port '%s': give 1 to 65535, or 0 for any free port",
-					   val);
+			return cli_usage_error(
+				CMD, "bad port '%s': give 1 to 65535, or 0 for any free port", val);
 		break;
 	case 'w':
 		err = cli_uint_option(p, opt, val, 1, RLB_MAX_WORKERS, "", &n);
@@ -223,11 +232,12 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 	case CLI_OPT_POLICY:
 		if (rlb_policy_parse(val, &a->group.policy))
 			return cli_usage_error(CMD, "unknown policy '%s': choose one of %s", val,
-					   rlb_policy_names());
+					       rlb_policy_names());
 		break;
 	case CLI_OPT_MODE:
 		if (cli_parse_mode(val, &a->server.mode))
-			return cli_usage_error(CMD, "unknown mode '%s': choose one of http, echo, id", val);
+			return cli_usage_error(
+				CMD, "unknown mode '%s': choose one of http, echo, id", val);
 		break;
 	case 'b':
 		err = cli_uint_option(p, opt, val, 1, INT_MAX, "", &n);
@@ -238,7 +248,8 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		a->server.max_conns = n;
 		break;
 	case CLI_OPT_IDLE_TIMEOUT:
-		err = cli_uint_option(p, opt, val, 0, IDLE_TIMEOUT_LIMIT, " seconds (0: never)", &n);
+		err = cli_uint_option(p, opt, val, 0, IDLE_TIMEOUT_LIMIT, " seconds (0: never)",
+				      &n);
 		a->server.idle_timeout_s = n;
 		break;
 	case CLI_OPT_FLOW_TIMEOUT:
@@ -248,9 +259,11 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 	case CLI_OPT_METRICS:
 		a->metrics = true;
 		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
-			return cli_usage_error(CMD, "bad --metrics '%s': give ADDR:PORT, e.g. 127.0.0.1:9464 "
-					   "or [::1]:9464",
-					   val);
+			return cli_usage_error(
+				CMD,
+				"bad --metrics '%s': give ADDR:PORT, e.g. 127.0.0.1:9464 "
+				"or [::1]:9464",
+				val);
 		break;
 	case CLI_OPT_TAKEOVER:
 		a->group.takeover = true;
@@ -269,7 +282,7 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 /* After the options: what they mean together. */
 static int serve_operands(void *args, struct cli_parser *p)
 {
-	static const int tcp_only[] = {'b', CLI_OPT_MAX_CONNS, CLI_OPT_IDLE_TIMEOUT};
+	static const int tcp_only[] = { 'b', CLI_OPT_MAX_CONNS, CLI_OPT_IDLE_TIMEOUT };
 	struct serve_args *a = args;
 
 	if (cli_operands_at_most(p, 0))
@@ -279,19 +292,23 @@ static int serve_operands(void *args, struct cli_parser *p)
 	if (!p->given['p'])
 		return cli_usage_error(CMD, "missing --port (0 picks any free port)");
 	if (a->group.udp && a->server.mode == SERVER_MODE_HTTP)
-		return cli_usage_error(CMD, "--udp needs --mode echo or --mode id (http is tcp only)");
+		return cli_usage_error(CMD,
+				       "--udp needs --mode echo or --mode id (http is tcp only)");
 	for (size_t i = 0; a->group.udp && i < sizeof(tcp_only) / sizeof(tcp_only[0]); i++) {
 		if (p->given[tcp_only[i]])
 			return cli_usage_error(CMD, "--%s applies to tcp only, not with --udp",
-					   cli_option_name(p, tcp_only[i]));
+					       cli_option_name(p, tcp_only[i]));
 	}
 	if (p->given[CLI_OPT_FLOW_TIMEOUT] && !a->group.udp)
-		return cli_usage_error(CMD, "--flow-timeout applies to udp only: add --udp or drop it");
+		return cli_usage_error(CMD,
+				       "--flow-timeout applies to udp only: add --udp or drop it");
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
-		return cli_usage_error(CMD, "--takeover needs a steering program: the kernel policy has none");
+		return cli_usage_error(
+			CMD, "--takeover needs a steering program: the kernel policy has none");
 	if (a->group.takeover && !a->group.name && !a->group.port)
-		return cli_usage_error(CMD, "--takeover needs the group: give --name or a fixed --port, "
-				   "not 0");
+		return cli_usage_error(CMD,
+				       "--takeover needs the group: give --name or a fixed --port, "
+				       "not 0");
 	a->group.addr = a->addr.text;
 	/* so that bpftool and the other reuselb commands find the running group */
 	a->group.pin = true;

@@ -99,7 +99,8 @@ int cli_uint_option(const struct cli_parser *p, int opt, const char *val, unsign
 
 	if (cli_parse_uint(val, min, max, out))
 		return cli_usage_error(p->cmd, "bad --%s '%s': give %lu to %lu%s",
-				       cli_option_name(p, opt), cli_show(val, show), min, max, unit);
+				       cli_option_name(p, opt), cli_show(val, show), min, max,
+				       unit);
 	return 0;
 }
 
@@ -142,7 +143,8 @@ int cli_next_option(struct cli_parser *p, int *opt, const char **val)
 		return 1;
 	}
 	if (o == ':')
-		return cli_usage_error(p->cmd, "option --%s needs a value", cli_option_name(p, optopt));
+		return cli_usage_error(p->cmd, "option --%s needs a value",
+				       cli_option_name(p, optopt));
 	if (o == '?') {
 		arg = p->argv[optind - 1];
 		/* getopt leaves optopt 0 for a long option it does not know */

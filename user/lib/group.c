@@ -85,8 +85,10 @@ static int check_map_names(struct steer_bpf *skel)
 			if (!strcmp(bpf_map__name(map), rlb_map_names[i]))
 				break;
 		if (i == RLB_MAP__COUNT)
-			return rlb_error(-EINVAL, "map %s of the steering program is not in RLB_MAPS "
-					 "(reuselb/abi.h): add it there", bpf_map__name(map));
+			return rlb_error(-EINVAL,
+					 "map %s of the steering program is not in RLB_MAPS "
+					 "(reuselb/abi.h): add it there",
+					 bpf_map__name(map));
 	}
 	return 0;
 }

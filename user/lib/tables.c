@@ -111,7 +111,8 @@ int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg)
 	err = write_half(c->fd[RLB_MAP_WEIGHTED], half * RLB_WEIGHT_TABLE, table, RLB_WEIGHT_TABLE);
 	if (!err) {
 		rlb_build_maglev(live, cfg->nr_workers, table, RLB_MAGLEV_SIZE);
-		err = write_half(c->fd[RLB_MAP_MAGLEV], half * RLB_MAGLEV_SIZE, table, RLB_MAGLEV_SIZE);
+		err = write_half(c->fd[RLB_MAP_MAGLEV], half * RLB_MAGLEV_SIZE, table,
+				 RLB_MAGLEV_SIZE);
 	}
 	free(table);
 	if (!err)
