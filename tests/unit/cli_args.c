@@ -49,6 +49,16 @@ static const struct {
 
 static void test_group_names(void)
 {
+	char buf[RLB_NAME_MAX + 1];
+
+	/* the library's rules, which the CLI and the server call */
+	rlbt_cases += 4;
+	rlb_default_name(false, 8080, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "tcp-8080"), "default name %s", buf);
+	rlb_default_name(true, 53, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "udp-53"), "default name %s", buf);
+	CHECK(rlb_group_owner("../etc") == 0, "owner of a bad name");
+	CHECK(rlb_group_owner("rlb-unit-no-such-group") == 0, "owner of no group");
 	rlbt_for_each_case(i, name_cases)
 	{
 		int err = cli_parse_group_name(name_cases[i].in);

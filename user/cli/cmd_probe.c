@@ -45,7 +45,7 @@ int cmd_probe(int argc, char **argv)
 {
 	struct cli_common c = {};
 	struct rlb_features f;
-	char line[256];
+	char line[256], policies[256];
 	int err;
 
 	err = cli_begin(&command, argc, argv, &c, NULL, NULL);
@@ -68,11 +68,16 @@ int cmd_probe(int argc, char **argv)
 	printf("%-16s %-4s %s\n", "migrate", f.migrate ? "yes" : "no",
 	       "a closed listener's queued connections are reset, not moved (Linux 5.14)");
 	printf("%-16s %-4s %s\n", "mmapable", f.mmapable ? "yes" : "no",
-	       "workers report no load: no accepted/active figures, no least-conn (Linux 5.5)");
+	       "workers report no load: no accepted/active figures (Linux 5.5)");
 	printf("%-16s %-4s %s\n", "btf", f.btf ? "yes" : "no",
 	       "informational: kernel BTF; reuselb's own program does not need it");
 	printf("%-16s %-4s %s\n", "sockhash_select", f.sockhash_select ? "yes" : "no",
 	       "not used by reuselb yet (Linux 5.8)");
+	/* what each policy needs is the policy table's to say */
+	if (rlb_policies_missing(&f, policies, sizeof(policies)))
+		printf("policies this kernel cannot run: %s\n", policies);
+	else
+		printf("policies: all run on this kernel\n");
 	printf("%s\n", rlb_features_line(&f, line, sizeof(line)));
 	return CLI_EXIT_OK;
 }
