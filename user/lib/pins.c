@@ -5,7 +5,6 @@
  * does): a directory whose lock nobody holds was left by a process that died, and its pins are
  * stale.
  */
-#include <ctype.h>
 #include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
@@ -25,21 +24,39 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
+bool rlb_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return false;
+	n = strnlen(name, RLB_NAME_MAX + 1);
+	if (n == 0 || n > RLB_NAME_MAX || name[0] == '.')
+		return false;
+	/* ASCII, whatever the locale: the name is a path on bpffs and a word in messages */
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
 int rlb_check_name(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > RLB_NAME_MAX || name[0] == '.')
-		goto bad;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
-			goto bad;
-	return 0;
-bad:
+	if (rlb_name_valid(name))
+		return 0;
 	return rlb_error(-EINVAL,
 			 "bad group name '%s': use 1 to %d letters, digits, '.', '_' or '-', "
 			 "not starting with '.'",
-			 name, RLB_NAME_MAX);
+			 name ? name : "", RLB_NAME_MAX);
+}
+
+void rlb_default_name(bool udp, uint16_t port, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%u", udp ? "udp" : "tcp", port);
 }
 
 /*
@@ -58,7 +75,7 @@ int rlb_check_group_name(const char *name, bool udp, uint16_t port)
 	if ((strncmp(name, "tcp-", 4) && strncmp(name, "udp-", 4)) || !*digits ||
 	    strspn(digits, "0123456789") != strlen(digits))
 		return 0;
-	snprintf(mine, sizeof(mine), "%s-%u", udp ? "udp" : "tcp", port);
+	rlb_default_name(udp, port, mine, sizeof(mine));
 	if (port && !strcmp(name, mine))
 		return 0;
 	if (digits[0] == '0' || strlen(digits) > 5 || atoi(digits) > 65535)
@@ -140,7 +157,7 @@ static bool has_sockets(const char *name)
 	__u64 cookie;
 	int fd;
 
-	if (rlb_pin_path(path, sizeof(path), name, "socks"))
+	if (rlb_pin_path(path, sizeof(path), name, rlb_map_names[RLB_MAP_SOCKS]))
 		return false;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
