@@ -17,7 +17,7 @@
 #    connections go to worker 0 (it has room for 100 open at once); unload: round-robin
 #    again, 25 each.
 # 4. Refusals leave the group as it was (stats --json unchanged): an unknown policy, a
-#    missing object (exit 2, one line); the verifier's rejection (exit 1, the error line,
+#    missing object (exit 2, one line); the verifier's rejection (exit 2, the error line,
 #    then the verifier's log); objects that are not policies (exit 2, one line).
 source "$(dirname "$0")/../lib/common.bash" || exit 1
 need_tools jq
