@@ -127,6 +127,12 @@ int rlb_ctl_set_draining(struct rlb_ctl *ctl, unsigned int worker, bool draining
  * the group is untouched and rlb_verifier_log() holds the log.
  */
 int rlb_ctl_load_policy(struct rlb_ctl *ctl, const char *path);
+/*
+ * After a successful rlb_ctl_load_policy: "" when every return of the policy was already
+ * SK_PASS, else one line saying that the returns that might not be (which would drop) were
+ * made SK_PASS. Steering never drops, whatever a policy returns.
+ */
+const char *rlb_policy_notice(void);
 /* Removes the user's policy: the built-in one steers again. */
 int rlb_ctl_unload_policy(struct rlb_ctl *ctl);
 /* "custom:NAME" while a user's policy is installed, else the built-in policy's name. */
