@@ -21,8 +21,8 @@
 static const char usage[] =
     "Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
     "                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
-    "                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
-    "                     [--takeover] [--grace SECS] [-v]\n"
+    "                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
+    "                     [--metrics ADDR:PORT] [--takeover] [--grace SECS] [-v]\n"
     "\n"
     "Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
     "program that picks the worker of each new connection (or datagram).\n"
@@ -46,6 +46,11 @@ static const char usage[] =
     "                           been quiet this long, 1 to %d (default %d); after a\n"
     "                           handover, the old instance leaves once its flows are\n"
     "                           this quiet\n"
+    "      --flow-table=N       udp: flows remembered, %d to %u (default %d);\n"
+    "                           the oldest are evicted when it is full, and those evicted\n"
+    "                           before --flow-timeout are counted (reuselb stats): give\n"
+    "                           at least new flows per second x flow timeout. A takeover\n"
+    "                           keeps the live table's size (another is refused)\n"
     "      --metrics=ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
     "                           (IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
     "                           given\n"
@@ -92,7 +97,9 @@ static const char usage_modes[] =
     "  Per worker: reuselb_steered_total, reuselb_fallback_total, reuselb_migrated_total\n"
     "  (from the program), reuselb_accepted_total, reuselb_active_connections,\n"
     "  reuselb_worker_draining; per group: reuselb_unsteered_total and\n"
-    "  reuselb_policy_info{policy=\"NAME\"} 1. Under the kernel policy there is no\n"
+    "  reuselb_policy_info{policy=\"NAME\"} 1; with --udp also reuselb_flow_table_size\n"
+    "  and reuselb_flows_evicted_total (flows evicted before their timeout, counted\n"
+    "  once a second: a lower bound). Under the kernel policy there is no\n"
     "  program: only accepted, active (the workers' own counts) and the policy info.\n"
     "  Other paths answer 404. The endpoint closes when the group is handed over:\n"
     "  the successor, given the same --metrics, serves it from then on.\n"
@@ -168,7 +175,8 @@ static const char *policy_help(enum rlb_policy policy)
 static void print_help(void)
 {
 	printf(usage, RLB_MAX_WORKERS, RLB_MAX_WORKERS, SERVER_MAX_CONNS_DEFAULT,
-	       SERVER_IDLE_TIMEOUT_DEFAULT, SECONDS_LIMIT, RLB_FLOW_TIMEOUT_DEFAULT, SECONDS_LIMIT,
+	       SERVER_IDLE_TIMEOUT_DEFAULT, SECONDS_LIMIT, RLB_FLOW_TIMEOUT_DEFAULT,
+	       RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX, RLB_MAX_FLOWS, SECONDS_LIMIT,
 	       SERVE_GRACE_DEFAULT);
 	printf("Policies:\n");
 	for (int p = 0; p < RLB_POLICY__COUNT; p++)
@@ -185,6 +193,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_NAME,
 	OPT_FLOW_TIMEOUT,
+	OPT_FLOW_TABLE,
 	OPT_METRICS,
 	OPT_TAKEOVER,
 	OPT_GRACE,
@@ -203,6 +212,7 @@ static const struct option options[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"name", required_argument, NULL, OPT_NAME},
     {"flow-timeout", required_argument, NULL, OPT_FLOW_TIMEOUT},
+    {"flow-table", required_argument, NULL, OPT_FLOW_TABLE},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"takeover", no_argument, NULL, OPT_TAKEOVER},
     {"grace", required_argument, NULL, OPT_GRACE},
@@ -364,6 +374,12 @@ static int parse_option(struct serve_args *a, int opt, const char *val)
 					   SECONDS_LIMIT);
 		a->group.flow_timeout = n;
 		break;
+	case OPT_FLOW_TABLE:
+		if (cli_parse_uint(val, RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX, &n))
+			return usage_error("bad --flow-table '%s': give %d to %u flows", val,
+					   RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX);
+		a->group.flow_table = n;
+		break;
 	case OPT_METRICS:
 		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
 			return usage_error("bad --metrics '%s': give ADDR:PORT, e.g. 127.0.0.1:9464 "
@@ -441,6 +457,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	}
 	if (a->given[OPT_FLOW_TIMEOUT] && !a->group.udp)
 		return usage_error("--flow-timeout applies to udp only: add --udp or drop it");
+	if (a->given[OPT_FLOW_TABLE] && !a->group.udp)
+		return usage_error("--flow-table applies to udp only: add --udp or drop it");
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
 		return usage_error("--takeover needs a steering program: the kernel policy has none");
 	if (a->group.takeover && !a->group.name && !a->group.port)

@@ -177,6 +177,8 @@ static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char
 	snap->steering = true;
 	snap->nr_workers = st.nr_workers;
 	snap->unsteered = st.unsteered;
+	snap->flow_table = st.flow_table;
+	snap->flows_evicted = st.flows_evicted;
 	for (unsigned int i = 0; i < st.nr_workers; i++) {
 		const struct rlb_worker_stats *ws = &st.workers[i];
 
