@@ -9,9 +9,9 @@
  *    reconnecting when cut. Once each was cut: 10 scrapes, 200 ms apart, each gets "HTTP/1.1
  *    200 OK" and a body with reuselb_policy_info within SCRAPE_BOUND_MS of its connect; and
  *    every slow connection was cut by its whole-request deadline (2 s): it lived at most
- *    SLOW_BOUND_MS and sent 2 bytes (3 on a slow machine). (The old endpoint served one connection at a
- *    time with a 2 s timeout per read: a slow client held every scrape back for as long as
- *    it kept sending.)
+ *    SLOW_BOUND_MS and sent 2 bytes (3 on a slow machine). (The old endpoint served one connection
+ * at a time with a 2 s timeout per read: a slow client held every scrape back for as long as it
+ * kept sending.)
  * 3. And 1 000 idle connections, each reopened once the server closes it (the pool is
  *    refilled every 250 ms); the server must have closed some before the scrapes start. 20
  *    scrapes as in 2, each within SCRAPE_BOUND_MS.
@@ -99,7 +99,8 @@ static void *slow_client(void *arg)
 
 		if (fd < 0)
 			continue;
-		while (!cut && sent < strlen(request) && !__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		while (!cut && sent < strlen(request) &&
+		       !__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 			char c;
 
@@ -197,8 +198,10 @@ static int scrapes(int nr, const char *under)
 int main(void)
 {
 	char name[64], *at;
-	const char *argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "2", "--mode", "id",
-			       "--name", name, "--metrics", "127.0.0.1:0", NULL };
+	const char *argv[] = {
+		"serve",  "-a", "127.0.0.1", "-p", "0",		"-w",	       "2",
+		"--mode", "id", "--name",    name, "--metrics", "127.0.0.1:0", NULL
+	};
 	struct rlimit nofile;
 	struct rlbt_server s = {};
 	pthread_t threads[NR_SLOW + 1];

@@ -64,9 +64,12 @@ static void *flood(void *arg)
 		for (; sent < due; sent++) {
 			char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = {};
 			struct iovec iov = { .iov_base = "f", .iov_len = 1 };
-			struct msghdr msg = { .msg_name = &dst, .msg_namelen = sizeof(dst),
-					      .msg_iov = &iov, .msg_iovlen = 1,
-					      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+			struct msghdr msg = { .msg_name = &dst,
+					      .msg_namelen = sizeof(dst),
+					      .msg_iov = &iov,
+					      .msg_iovlen = 1,
+					      .msg_control = cbuf,
+					      .msg_controllen = sizeof(cbuf) };
 			struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(cm);
 
@@ -167,7 +170,8 @@ static const char *scrape(uint16_t mport)
 	if (fd < 0)
 		return buf;
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req))
-		while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		while (len < sizeof(buf) - 1 &&
+		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
 			len += n;
 	buf[len] = '\0';
 	close(fd);
@@ -197,9 +201,26 @@ static bool evictions_counted(void *arg)
 static int phase(unsigned int table, long *evicted)
 {
 	char table_s[16], args[256];
-	const char *argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "4", "--udp",
-			       "--mode", "id", "--policy", "round-robin", "--flow-timeout", "2",
-			       "--flow-table", table_s, "--name", group, "--metrics", "127.0.0.1:0",
+	const char *argv[] = { "serve",
+			       "-a",
+			       "127.0.0.1",
+			       "-p",
+			       "0",
+			       "-w",
+			       "4",
+			       "--udp",
+			       "--mode",
+			       "id",
+			       "--policy",
+			       "round-robin",
+			       "--flow-timeout",
+			       "2",
+			       "--flow-table",
+			       table_s,
+			       "--name",
+			       group,
+			       "--metrics",
+			       "127.0.0.1:0",
 			       NULL };
 	struct rlbt_server s = {};
 	int fds[NR_QUIET], first[NR_QUIET], moved = 0, lost = 0;
@@ -244,8 +265,8 @@ static int phase(unsigned int table, long *evicted)
 	CHECK(lost == 0, "table %u: %d datagrams of quiet flows got no answer", table, lost);
 	if (table < 1024) {
 		/* the owner counts once a second: wait for its look after the moves */
-		CHECK(rlbt_wait_for(evictions_counted, NULL, 5000),
-		      "table %u: no eviction counted", table);
+		CHECK(rlbt_wait_for(evictions_counted, NULL, 5000), "table %u: no eviction counted",
+		      table);
 		snprintf(args, sizeof(args), "stats --name %s", group);
 		text = run(args);
 		printf("%s", text);
@@ -270,9 +291,10 @@ static int phase(unsigned int table, long *evicted)
 	if (table < 1024) {
 		/* a successor must take the live table: another size is refused before it binds */
 		int err_fd = fileno(tmpfile());
-		const char *targv[] = { "serve", "-a", "127.0.0.1", "-p", table_s, "-w", "1",
-					"--udp", "--mode", "id", "--name", group, "--takeover",
-					"--flow-table", "512", NULL };
+		const char *targv[] = { "serve",      "-a",	      "127.0.0.1", "-p",
+					table_s,      "-w",	      "1",	   "--udp",
+					"--mode",     "id",	      "--name",	   group,
+					"--takeover", "--flow-table", "512",	   NULL };
 		struct rlbt_server t;
 		char port_s[16];
 

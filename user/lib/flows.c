@@ -47,7 +47,7 @@ struct rlb_flows_watch {
 	pthread_t thread;
 	int stopfd;
 	bool running;
-	size_t cap; /* the table's size */
+	size_t cap; /* entries a look has room for */
 	struct look looks[2];
 };
 
@@ -119,8 +119,9 @@ static bool take_look(int fd, struct look *l, size_t cap)
 		__u32 count = cap - l->n < BATCH ? cap - l->n : BATCH;
 		int err;
 
+		/* out of room: a partial look would take the flows not read for evicted ones */
 		if (!count)
-			break;
+			return false;
 		/* a hash map's batch token is a bucket number: a key's room is plenty */
 		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, l->keys + l->n,
 					   l->vals + l->n, &count, NULL);
@@ -277,15 +278,16 @@ int rlb_flows_watch_start(struct rlb_group *g)
 	if (!w)
 		return rlb_error(-ENOMEM, "out of memory");
 	w->g = g;
-	w->cap = size;
+	/* flows made and evicted while a look goes on may show twice: room for a batch more */
+	w->cap = (size_t)size + BATCH;
 	w->stopfd = eventfd(0, EFD_CLOEXEC);
 	for (int i = 0; i < 2; i++) {
 		struct look *l = &w->looks[i];
 
-		l->keys = malloc(size * sizeof(*l->keys));
-		l->vals = malloc(size * sizeof(*l->vals));
-		/* the index is at most twice the table, rounded up to a power of two */
-		l->index = malloc(4 * (size_t)size * sizeof(*l->index) + 4 * sizeof(*l->index));
+		l->keys = malloc(w->cap * sizeof(*l->keys));
+		l->vals = malloc(w->cap * sizeof(*l->vals));
+		/* the index is at most twice the look, rounded up to a power of two */
+		l->index = malloc((4 * w->cap + 4) * sizeof(*l->index));
 		if (!l->keys || !l->vals || !l->index)
 			err = -ENOMEM;
 	}
