@@ -4,21 +4,22 @@
  * are counted: a table too small for the rate of new flows shows it, one sized for the load
  * keeps every flow where it is. (Scaled down from 16 quiet flows against 5 000 new flows/s
  * and a 65 536-entry table: 16 quiet flows, one datagram each every QUIET_MS, flow timeout
- * 2 s, against FLOOD_RATE new flows/s.)
+ * 3 s, against FLOOD_RATE new flows/s.)
  *
  * Each phase: "$REUSELB serve -a 127.0.0.1 -p 0 -w 4 --udp --mode id --policy round-robin
- * --flow-timeout 2 --flow-table N --name rlbt-flows-PID-N --metrics 127.0.0.1:0"; a flood of
+ * --flow-timeout 3 --flow-table N --name rlbt-flows-PID-N --metrics 127.0.0.1:0"; a flood of
  * one-datagram flows from source addresses 127.1.0.0 and up (IP_PKTINFO, one socket); the
- * 16 quiet flows from 127.0.0.1 read which worker answers them, ROUNDS times.
+ * 16 quiet flows from 127.0.0.1 read which worker answers them, a round every QUIET_MS.
  *
- * 1. N = 256 (full in a quarter of a second): quiet flows change worker, "reuselb stats
- *    --json" shows "flow_table":256 and, within 5 s, "flows_evicted" > 0; the metrics show
+ * 1. N = 256 (full in a quarter of a second), 16 rounds: quiet flows change worker,
+ *    "reuselb stats --json" shows "flow_table":256 and, within 5 s, "flows_evicted" > 0; the
+ *    metrics show
  *    reuselb_flow_table_size 256 and reuselb_flows_evicted_total > 0; the table line of
  *    stats shows the count. A takeover asking for --flow-table 512 is refused with a line
  *    naming the live size, and the group goes on answering.
- * 2. N = 4096 (more than FLOOD_RATE x 2 s; the flood fills it in 4 s, after which timed-out
- *    flows are evicted): all 16 quiet flows keep their worker in every round, and
- *    "flows_evicted" is 0.
+ * 2. N = 8192 (2.7 x FLOOD_RATE x 3 s; the flood fills it in 8 s, after which flows that
+ *    timed out are evicted), 24 rounds: all 16 quiet flows keep their worker in every round,
+ *    and "flows_evicted" is 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +38,6 @@
 
 #define NR_QUIET 16
 #define QUIET_MS 500
-#define ROUNDS 16
 #define FLOOD_RATE 1000
 
 static uint16_t port;
@@ -198,7 +198,7 @@ static bool evictions_counted(void *arg)
 }
 
 /* Runs one phase; returns how many quiet flows changed worker (-1 on a failure). */
-static int phase(unsigned int table, long *evicted)
+static int phase(unsigned int table, int rounds, long *evicted)
 {
 	char table_s[16], args[256];
 	const char *argv[] = { "serve",
@@ -214,7 +214,7 @@ static int phase(unsigned int table, long *evicted)
 			       "--policy",
 			       "round-robin",
 			       "--flow-timeout",
-			       "2",
+			       "3",
 			       "--flow-table",
 			       table_s,
 			       "--name",
@@ -250,7 +250,7 @@ static int phase(unsigned int table, long *evicted)
 	__atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
 	flooding = !pthread_create(&thread, NULL, flood, NULL);
 	CHECK(flooding, "cannot start the flood");
-	for (int r = 0; r < ROUNDS; r++) {
+	for (int r = 0; r < rounds; r++) {
 		nanosleep(&pace, NULL);
 		for (int i = 0; i < NR_QUIET; i++) {
 			int w = ask(fds[i]);
@@ -327,13 +327,13 @@ int main(void)
 
 	rlbt_require_root();
 	/* 1. */
-	moved = phase(256, &evicted);
+	moved = phase(256, 16, &evicted);
 	CHECK(moved > 0, "table 256: no quiet flow changed worker (%d)", moved);
 	CHECK(evicted > 0, "table 256: evictions counted %ld, want > 0", evicted);
 	/* 2. */
 	evicted = -1;
-	moved = phase(4096, &evicted);
-	CHECK(moved == 0, "table 4096: %d quiet flows changed worker, want 0", moved);
-	CHECK(evicted == 0, "table 4096: evictions counted %ld, want 0", evicted);
+	moved = phase(8192, 24, &evicted);
+	CHECK(moved == 0, "table 8192: %d quiet flows changed worker, want 0", moved);
+	CHECK(evicted == 0, "table 8192: evictions counted %ld, want 0", evicted);
 	return rlbt_finish();
 }
