@@ -16,11 +16,10 @@
  * 16 quiet flows from 127.0.0.1 read which worker answers them, a round every QUIET_MS.
  *
  * 1. N = 256 (full in a quarter of a second), 10 rounds: half the quiet flows or more change
- *    worker,
- *    "reuselb stats --json" shows "flow_table":256 and, within 5 s, "flows_evicted" > 0; the
- *    metrics show reuselb_flow_table_size 256 and reuselb_flows_evicted_total > 0; the
- *    table line of stats shows the count. A takeover asking for --flow-table 512 is refused with a
- * line naming the live size, and the group goes on answering.
+ *    worker; "reuselb stats --json" shows "flow_table":256 and, within 5 s, "flows_evicted"
+ *    > 0; the metrics show reuselb_flow_table_size 256 and reuselb_flows_evicted_total > 0;
+ *    the table line of stats shows the count. A takeover asking for --flow-table 512 is
+ *    refused with a line naming the live size, and the group goes on answering.
  * 2. N = 8192 (2.7 x FLOOD_RATE x 3 s; the flood fills it in 8 s, after which flows that
  *    timed out are evicted), 14 rounds: all 16 quiet flows keep their worker in every round,
  *    and "flows_evicted" is 0.
