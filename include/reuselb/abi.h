@@ -35,7 +35,7 @@
  */
 #define RLB_MAX_FLOWS 65536
 #define RLB_FLOW_TABLE_MIN 64
-#define RLB_FLOW_TABLE_MAX (1u << 22)
+#define RLB_FLOW_TABLE_MAX 4194304 /* 2^22: some 400 MiB of kernel memory */
 #define RLB_FLOW_TIMEOUT_DEFAULT 30
 
 enum rlb_policy {
@@ -50,6 +50,33 @@ enum rlb_policy {
 	RLB_POLICY_CPU = 8,	   /* the worker pinned to the CPU the program runs on */
 	RLB_POLICY_QUIC_CID = 9,   /* the worker named in a QUIC destination connection ID */
 	RLB_POLICY__COUNT,
+};
+
+/*
+ * The maps of a group, X(ID, name): each is pinned under its name (RLB_PIN_ROOT/<group>/name,
+ * bpffs refuses a '.'), opened by the CLI, and shared by a taking-over instance and by users'
+ * own policies. The definitions are in reuselb/policy.bpf.h ("custom" in bpf/steer.bpf.c),
+ * under these names: a name listed here and not defined fails the BPF build, a map defined and
+ * not listed is refused when the group loads its program.
+ */
+#define RLB_MAPS(X)                                                                                \
+	X(CONFIG, config)                                                                          \
+	X(SOCKS, socks)                                                                            \
+	X(WORKERS, workers)                                                                        \
+	X(LOAD, load)                                                                              \
+	X(STATS, stats)                                                                            \
+	X(WEIGHTED, weighted)                                                                      \
+	X(MAGLEV, maglev)                                                                          \
+	X(CPUS, cpus)                                                                              \
+	X(FLOWS, flows)                                                                            \
+	X(CUSTOM, custom)
+
+/* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
+enum rlb_map {
+#define RLB_MAP_ENUM(id, name) RLB_MAP_##id,
+	RLB_MAPS(RLB_MAP_ENUM)
+#undef RLB_MAP_ENUM
+	RLB_MAP__COUNT,
 };
 
 enum rlb_worker_state {

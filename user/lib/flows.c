@@ -162,8 +162,8 @@ static bool slot_open(const struct rlb_ctl *c, __u32 slot)
 	struct rlb_worker w;
 	__u64 cookie;
 
-	return slot < RLB_MAX_SLOTS && bpf_map_lookup_elem(c->workers_fd, &slot, &w) == 0 &&
-	       w.state != RLB_WORKER_EMPTY && bpf_map_lookup_elem(c->socks_fd, &slot, &cookie) == 0;
+	return slot < RLB_MAX_SLOTS && bpf_map_lookup_elem(c->fd[RLB_MAP_WORKERS], &slot, &w) == 0 &&
+	       w.state != RLB_WORKER_EMPTY && bpf_map_lookup_elem(c->fd[RLB_MAP_SOCKS], &slot, &cookie) == 0;
 }
 
 /* The nanoseconds of a born stamp, from a time after it (within 52 days). */
@@ -212,9 +212,9 @@ static int count_evicted(const struct rlb_ctl *c, __u64 n)
 	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(c->stats_fd, &key, percpu) == 0) {
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_STATS], &key, percpu) == 0) {
 		percpu[0].steered += n;
-		if (bpf_map_update_elem(c->stats_fd, &key, percpu, 0))
+		if (bpf_map_update_elem(c->fd[RLB_MAP_STATS], &key, percpu, 0))
 			err = -errno;
 	} else {
 		err = -errno;
@@ -245,8 +245,8 @@ static void *watch_main(void *arg)
 		/* only the owner counts: a successor waiting for the pins, or an owner that has
 		 * handed over, would count the same evictions twice */
 		if (g->handed_over || (g->predecessor && !rlb_group_owns_pins(g)) ||
-		    bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg) ||
-		    !take_look(g->ctl.flows_fd, cur, w->cap)) {
+		    bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg) ||
+		    !take_look(g->ctl.fd[RLB_MAP_FLOWS], cur, w->cap)) {
 			prev = NULL;
 			continue;
 		}
@@ -271,7 +271,7 @@ int rlb_flows_watch_start(struct rlb_group *g)
 
 	if (!g->opts.udp || !g->skel)
 		return 0;
-	err = map_size(g->ctl.flows_fd, &size);
+	err = map_size(g->ctl.fd[RLB_MAP_FLOWS], &size);
 	if (err)
 		return rlb_bpf_error(err, "cannot read the flows map");
 	w = calloc(1, sizeof(*w));
@@ -337,7 +337,7 @@ int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *tab
 
 	*evicted = 0;
 	*table = 0;
-	err = map_size(c->flows_fd, &size);
+	err = map_size(c->fd[RLB_MAP_FLOWS], &size);
 	if (err)
 		return rlb_bpf_error(err, "cannot read the flows map");
 	if (ncpu < 0)
@@ -345,7 +345,7 @@ int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *tab
 	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return rlb_error(-ENOMEM, "out of memory");
-	if (bpf_map_lookup_elem(c->stats_fd, &key, percpu)) {
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_STATS], &key, percpu)) {
 		err = rlb_bpf_error(-errno, "cannot read the stats map");
 		free(percpu);
 		return err;
