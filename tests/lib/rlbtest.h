@@ -8,6 +8,7 @@
  *	http.h		the answers of "serve --mode http"
  *	steer.h		in-process groups: which worker took a connection, round-robin rotations
  *	kernel_view.h	what the kernel holds: loaded programs, a group's maps, sysctls
+ *	netns.h		a network namespace of its own, TCP sockets by sock_diag
  *	proc.h		the real binary serving, and the load client
  *	pins.h		live groups through their pins: counters, owner
  *	policies.h	users' policies (examples/policies)
@@ -30,6 +31,7 @@
 #include "http.h"
 #include "steer.h"
 #include "kernel_view.h"
+#include "netns.h"
 #include "proc.h"
 #include "pins.h"
 #include "policies.h"
