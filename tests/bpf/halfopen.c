@@ -401,9 +401,11 @@ out:
 int main(void)
 {
 	rlbt_require_root();
-	rlbt_for_each_case(i, cases) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		tc = &cases[i];
+		rlbt_case_begin(tc->name);
 		rlbt_in_child(tc->name, tc->disable, run_case);
+		rlbt_case_end();
 	}
 	return rlbt_finish();
 }

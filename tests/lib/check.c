@@ -11,7 +11,10 @@
 
 int rlbt_failures;
 int rlbt_cases;
-const char *rlbt_case_name;
+
+/* The case under way (rlbt_case_begin), and the failures counted before it began. */
+static const char *case_name;
+static int case_failures;
 
 void rlbt_fail(const char *file, int line, const char *fmt, ...)
 {
@@ -19,8 +22,8 @@ void rlbt_fail(const char *file, int line, const char *fmt, ...)
 
 	rlbt_failures++;
 	fprintf(stderr, "%s:%d: ", file, line);
-	if (rlbt_case_name)
-		fprintf(stderr, "[%s] ", rlbt_case_name);
+	if (case_name)
+		fprintf(stderr, "[%s] ", case_name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -43,24 +46,43 @@ int rlbt_finish(void)
 	return 0;
 }
 
+void rlbt_case_begin(const char *name)
+{
+	case_name = name;
+	case_failures = rlbt_failures;
+	printf("case %d: %s\n", rlbt_cases + 1, name);
+	fflush(stdout);
+}
+
+bool rlbt_case_end(void)
+{
+	int failed = rlbt_failures - case_failures;
+
+	if (failed)
+		printf("case %d: %s: FAIL (%d check%s)\n", rlbt_cases + 1, case_name, failed,
+		       failed == 1 ? "" : "s");
+	fflush(stdout);
+	case_name = NULL;
+	rlbt_cases++;
+	return !failed;
+}
+
 int rlbt_run_cases(const struct rlbt_case *cases, size_t nr, void *ctx)
 {
 	int failed = 0;
 
-	for (size_t i = 0; i < nr; i++, rlbt_cases++) {
-		int before = rlbt_failures;
+	for (size_t i = 0; i < nr; i++) {
+		bool go_on;
 
-		rlbt_case_name = cases[i].name;
-		printf("case %zu: %s\n", i + 1, cases[i].name);
-		fflush(stdout);
-		cases[i].run(ctx);
-		if (rlbt_failures != before) {
-			printf("case %zu: %s: FAIL (%d checks)\n", i + 1, cases[i].name,
-			       rlbt_failures - before);
-			failed++;
-		}
-		fflush(stdout);
-		rlbt_case_name = NULL;
+		rlbt_case_begin(cases[i].name);
+		go_on = cases[i].run(ctx);
+		failed += !rlbt_case_end();
+		if (go_on)
+			continue;
+		for (size_t j = i + 1; j < nr; j++)
+			rlbt_fail(__FILE__, __LINE__, "case \"%s\" not run: case \"%s\" stopped the test",
+				  cases[j].name, cases[i].name);
+		return failed + (int)(nr - i - 1);
 	}
 	return failed;
 }
@@ -97,6 +119,9 @@ void rlbt_in_child(const char *name, const char *disable, void (*fn)(void))
 	if (pid == 0) {
 		int rc;
 
+		/* the child's verdict is its own: the parent counts its failures once, by its status */
+		rlbt_failures = 0;
+		rlbt_cases = 0;
 		if (disable)
 			setenv("REUSELB_PROBE_DISABLE", disable, 1);
 		else

@@ -51,23 +51,33 @@ extern int rlbt_cases;
 #define rlbt_for_each_case(i, table) for (size_t i = 0; i < ARRAY_SIZE(table); i++, rlbt_cases++)
 
 /*
- * A named case of a test's main: a step of the scenario that main runs in the order of its
- * table. ctx is the test's own state, shared by the steps.
+ * A named case of a test's main, as the kernel's select_reuseport.c has them: a step of the
+ * scenario, run in the order of its table. ctx is the test's own state, shared by the steps.
+ * run returns false when the cases after it cannot run (what they need did not happen).
  */
+/* For a case that keeps its state elsewhere: run(void *ctx rlbt_unused). */
+#define rlbt_unused __attribute__((unused))
+
 struct rlbt_case {
 	const char *name;
-	void (*run)(void *ctx);
+	bool (*run)(void *ctx);
 };
 
 /*
- * Runs the cases of a table in order, each under its name: the name is printed when the case
- * starts, and every failed CHECK made while it runs names it. Returns the number of cases that
- * failed a check.
+ * Runs the cases of a table in order, each between rlbt_case_begin and rlbt_case_end; stops
+ * after a case that returns false and names the cases left out (each a failure). Returns the
+ * number of cases that failed.
  */
 int rlbt_run_cases(const struct rlbt_case *cases, size_t nr, void *ctx);
 
-/* The name of the case rlbt_run_cases runs now (NULL between cases). */
-extern const char *rlbt_case_name;
+/*
+ * For a test that loops over its own table: rlbt_case_begin prints the case's name and makes
+ * every failed CHECK until rlbt_case_end name it too; rlbt_case_end counts the case (in
+ * rlbt_cases), prints FAIL and the number of its failed checks if any, and returns whether it
+ * passed.
+ */
+void rlbt_case_begin(const char *name);
+bool rlbt_case_end(void);
 
 /*
  * Exits unless the test runs as root: 77 (skipped) normally, 1 under CI=true, where a skip
