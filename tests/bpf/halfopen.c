@@ -13,7 +13,7 @@
  * 2. Attach the fixture tests/bpf/progs/drop_ack.bpf.c by XDP (generic mode) to lo: it drops
  *    every segment but the SYN from 40 chosen client ports to the group's port.
  * 3. 40 clients connect from those ports (connect returns: the client saw the SYN-ACK and
- *    sent its ACK) and each writes a one-line request. Wait until sock_diag shows 40 request
+ *    sent its ACK) and each writes a one-line request. Wait until /proc/net/tcp lists 40 request
  *    sockets on the group's port and the fixture has dropped a segment of every client; no
  *    listener has a connection to accept. Round-robin gave 10 requests to each worker.
  * 4. Close worker 1 (rlb_group_close_worker) while its 10 requests are half-open; with a

@@ -8,7 +8,7 @@
  *	http.h		the answers of "serve --mode http"
  *	steer.h		in-process groups: which worker took a connection, round-robin rotations
  *	kernel_view.h	what the kernel holds: loaded programs, a group's maps, sysctls
- *	netns.h		a network namespace of its own, TCP sockets by sock_diag
+ *	netns.h		a network namespace of its own, TCP sockets by /proc/net/tcp
  *	proc.h		the real binary serving, and the load client
  *	pins.h		live groups through their pins: counters, owner
  *	policies.h	users' policies (examples/policies)
