@@ -248,8 +248,7 @@ static bool drain_it(void *ctx)
 
 	snprintf(num, sizeof(num), "%d", DRAINED);
 	status = cli_worker("drain", d->s.port, num, &d->r);
-	CHECK(status == 0 && d->r.err_len == 0, "drain %d: exit %d: %s", DRAINED, status,
-	      d->r.err);
+	CHECK(status == 0 && d->r.err_len == 0, "drain %d: exit %d: %s", DRAINED, status, d->r.err);
 	CHECK(strstr(d->r.out, "draining") != NULL, "drain printed: %s", d->r.out);
 	if (!stats(d->s.port, &d->before))
 		return false;
@@ -397,7 +396,8 @@ static bool back_to_live(void *ctx)
 	      DRAINED, answered_by_k, NR_WORKERS);
 	if (stats(d->s.port, &d->r)) {
 		for (unsigned int w = 0; w < NR_WORKERS; w++) {
-			CHECK(json_state(d->r.out, w, state, sizeof(state)) && !strcmp(state, "live"),
+			CHECK(json_state(d->r.out, w, state, sizeof(state)) &&
+				      !strcmp(state, "live"),
 			      "worker %u is \"%s\" after undrain", w, state);
 		}
 		n = json_number(d->r.out, DRAINED, "accepted");

@@ -144,8 +144,8 @@ static int hold(struct run *r)
 		if (!CHECK(!err, "cannot hold port %u: %s", p, strerror(-err)))
 			return -1;
 	}
-	r->link_fd = bpf_link_create(bpf_program__fd(r->skel->progs.drop_ack), ifindex, BPF_XDP,
-				     &opts);
+	r->link_fd =
+		bpf_link_create(bpf_program__fd(r->skel->progs.drop_ack), ifindex, BPF_XDP, &opts);
 	if (!CHECK(r->link_fd >= 0, "cannot attach XDP to lo (ifindex %d) in generic mode: %s",
 		   ifindex, strerror(-r->link_fd)))
 		return -1;
@@ -225,55 +225,53 @@ static void read_answer(struct run *r, int i)
 
 /*
  * 5 and 6: every client's outcome, event by event, until each client has one or SETTLE_MS
- * pass; returns how many clients are left without one.
+ * pass; returns how many clients are left without one. The pollfds are the listeners, then
+ * the accepted connections, then the clients (a closed one is -1, which poll skips).
  */
 static int settle(struct run *r, int made)
 {
+	enum { CHILDREN = NR_WORKERS, CLIENTS = NR_WORKERS + NR_CLIENTS };
 	long deadline = rlbt_now_ms() + SETTLE_MS;
 	int left = made;
 
 	while (left > 0) {
 		struct pollfd pfd[NR_WORKERS + 2 * NR_CLIENTS];
-		int n = 0, kind[NR_WORKERS + 2 * NR_CLIENTS], idx[NR_WORKERS + 2 * NR_CLIENTS];
 		long wait = deadline - rlbt_now_ms();
 
 		if (wait <= 0)
 			break;
-		for (int w = 0; w < NR_WORKERS; w++) {
-			pfd[n] = (struct pollfd){ .fd = rlb_group_fd(r->g, w), .events = POLLIN };
-			kind[n] = 0, idx[n++] = w;
+		for (int w = 0; w < NR_WORKERS; w++)
+			pfd[w] = (struct pollfd){ .fd = rlb_group_fd(r->g, w), .events = POLLIN };
+		for (int i = 0; i < NR_CLIENTS; i++) {
+			pfd[CHILDREN + i] =
+				(struct pollfd){ .fd = r->children[i], .events = POLLIN };
+			pfd[CLIENTS + i] = (struct pollfd){ .fd = r->clients[i], .events = POLLIN };
 		}
-		for (int i = 0; i < r->nr_children; i++) {
-			pfd[n] = (struct pollfd){ .fd = r->children[i], .events = POLLIN };
-			kind[n] = 1, idx[n++] = i;
-		}
-		for (int i = 0; i < made; i++) {
-			pfd[n] = (struct pollfd){ .fd = r->clients[i], .events = POLLIN };
-			kind[n] = 2, idx[n++] = i;
-		}
-		if (poll(pfd, n, wait) < 0) {
+		if (poll(pfd, ARRAY_SIZE(pfd), wait) < 0) {
 			CHECK(false, "poll: %s", strerror(errno));
 			break;
 		}
-		for (int k = 0; k < n; k++) {
-			if (!pfd[k].revents || pfd[k].fd < 0)
-				continue;
-			if (kind[k] == 0) {
-				int fd = accept4(pfd[k].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		for (int w = 0; w < NR_WORKERS; w++) {
+			int fd;
 
-				if (fd < 0)
-					continue;
-				if (!CHECK(r->nr_children < NR_CLIENTS, "more connections than clients")) {
-					close(fd);
-					continue;
-				}
-				r->accepted[idx[k]]++;
-				r->children[r->nr_children++] = fd;
-			} else if (kind[k] == 1) {
-				serve_child(r, idx[k]);
-			} else {
-				read_answer(r, idx[k]);
-				left -= r->clients[idx[k]] < 0;
+			if (!pfd[w].revents)
+				continue;
+			fd = accept4(pfd[w].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd < 0)
+				continue;
+			if (!CHECK(r->nr_children < NR_CLIENTS, "more connections than clients")) {
+				close(fd);
+				continue;
+			}
+			r->accepted[w]++;
+			r->children[r->nr_children++] = fd;
+		}
+		for (int i = 0; i < NR_CLIENTS; i++) {
+			if (pfd[CHILDREN + i].revents)
+				serve_child(r, i);
+			if (pfd[CLIENTS + i].revents) {
+				read_answer(r, i);
+				left -= r->clients[i] < 0;
 			}
 		}
 	}
@@ -346,8 +344,9 @@ static void run_case(void)
 	r.skel->bss->holding = 0;
 	left = settle(&r, made);
 	CHECK(!left, "%d clients had no answer and no reset within %d ms", left, SETTLE_MS);
-	CHECK(!r.other && !r.bad_request, "%d clients read neither answer nor reset, %d requests "
-	      "were wrong or unanswered", r.other, r.bad_request);
+	CHECK(!r.other && !r.bad_request,
+	      "%d clients read neither answer nor reset, %d requests were wrong or unanswered",
+	      r.other, r.bad_request);
 	for (int i = 0; i < r.nr_children; i++)
 		CHECK(r.children[i] < 0, "accepted connection %d never sent its request", i);
 	CHECK(r.accepted[CLOSED] == 0, "the closed worker accepted %d", r.accepted[CLOSED]);
@@ -368,11 +367,12 @@ static void run_case(void)
 	}
 	if (tc->migrate) {
 		CHECK(r.answered == NR_CLIENTS && !r.reset && live == NR_CLIENTS,
-		      "%d answered, %d reset, %d accepted; want %d, 0, %d", r.answered, r.reset, live,
-		      NR_CLIENTS, NR_CLIENTS);
+		      "%d answered, %d reset, %d accepted; want %d, 0, %d", r.answered, r.reset,
+		      live, NR_CLIENTS, NR_CLIENTS);
 		CHECK(migrated == NR_CLIENTS / NR_WORKERS && !st.workers[CLOSED].migrated,
-		      "%llu migrated (%llu to the closed worker), want %d", (unsigned long long)migrated,
-		      (unsigned long long)st.workers[CLOSED].migrated, NR_CLIENTS / NR_WORKERS);
+		      "%llu migrated (%llu to the closed worker), want %d",
+		      (unsigned long long)migrated, (unsigned long long)st.workers[CLOSED].migrated,
+		      NR_CLIENTS / NR_WORKERS);
 	} else {
 		CHECK(r.reset == NR_CLIENTS / NR_WORKERS &&
 			      r.answered == NR_CLIENTS - NR_CLIENTS / NR_WORKERS && !migrated,

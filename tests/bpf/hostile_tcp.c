@@ -477,10 +477,10 @@ static const struct {
 	unsigned int percent;
 	void (*gen)(struct tcase *c);
 } kinds[] = {
-	{ "valid", 25, gen_valid },	    { "truncated", 12, gen_truncated },
-	{ "longbody", 8, gen_longbody },    { "random", 20, gen_random },
-	{ "garbage", 8, gen_garbage },	    { "oversize", 8, gen_oversize },
-	{ "exact", 4, gen_exact },	    { "table", 12, gen_table },
+	{ "valid", 25, gen_valid },	 { "truncated", 12, gen_truncated },
+	{ "longbody", 8, gen_longbody }, { "random", 20, gen_random },
+	{ "garbage", 8, gen_garbage },	 { "oversize", 8, gen_oversize },
+	{ "exact", 4, gen_exact },	 { "table", 12, gen_table },
 	{ "empty", 3, gen_empty },
 };
 

@@ -49,8 +49,8 @@ int main(void)
 		      (unsigned long long)st.workers[w].steered,
 		      (unsigned long long)st.workers[w].fallback, t.counts[w]);
 	CHECK(!st.unsteered, "%llu connections unsteered", (unsigned long long)st.unsteered);
-	printf("400 connections: %d/%d/%d/%d, rotation from worker %d\n", t.counts[0],
-	       t.counts[1], t.counts[2], t.counts[3], t.first);
+	printf("400 connections: %d/%d/%d/%d, rotation from worker %d\n", t.counts[0], t.counts[1],
+	       t.counts[2], t.counts[3], t.first);
 out:
 	rlb_group_close(g);
 	return rlbt_finish();

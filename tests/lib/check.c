@@ -80,7 +80,8 @@ int rlbt_run_cases(const struct rlbt_case *cases, size_t nr, void *ctx)
 		if (go_on)
 			continue;
 		for (size_t j = i + 1; j < nr; j++)
-			rlbt_fail(__FILE__, __LINE__, "case \"%s\" not run: case \"%s\" stopped the test",
+			rlbt_fail(__FILE__, __LINE__,
+				  "case \"%s\" not run: case \"%s\" stopped the test",
 				  cases[j].name, cases[i].name);
 		return failed + (int)(nr - i - 1);
 	}
@@ -119,7 +120,8 @@ void rlbt_in_child(const char *name, const char *disable, void (*fn)(void))
 	if (pid == 0) {
 		int rc;
 
-		/* the child's verdict is its own: the parent counts its failures once, by its status */
+		/* the child's verdict is its own: the parent counts its failures once, by its
+		 * status */
 		rlbt_failures = 0;
 		rlbt_cases = 0;
 		if (disable)

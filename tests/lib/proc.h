@@ -11,9 +11,9 @@
 /* The real binary ($REUSELB) running a "serve" command. */
 struct rlbt_server {
 	pid_t pid;
-	int out_fd;	      /* read end of its stdout */
-	uint16_t port;	      /* from the ready line */
-	uint32_t prog_id;     /* from the ready line, 0 for "none" */
+	int out_fd;	  /* read end of its stdout */
+	uint16_t port;	  /* from the ready line */
+	uint32_t prog_id; /* from the ready line, 0 for "none" */
 	unsigned int nr_workers;
 	char addr[64];
 	char policy[32];

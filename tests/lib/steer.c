@@ -207,15 +207,17 @@ int rlbt_rotation(struct rlb_group *g, rlbt_steer_fn *steer, int family, const c
 		int w = steer(g, family, src_addr, 0, dst_addr);
 
 		if (w < 0 || w >= (int)n) {
-			fprintf(stderr, "connection %d to %s reached no single worker\n", i, dst_addr);
+			fprintf(stderr, "connection %d to %s reached no single worker\n", i,
+				dst_addr);
 			return -1;
 		}
 		if (i == 0)
 			turns.first = w;
 		turns.counts[w]++;
 		if (w != (int)((turns.first + i) % n) && off++ == 0)
-			fprintf(stderr, "connection %d to %s reached worker %d, the rotation says %d\n",
-				i, dst_addr, w, (turns.first + i) % n);
+			fprintf(stderr,
+				"connection %d to %s reached worker %d, the rotation says %d\n", i,
+				dst_addr, w, (turns.first + i) % n);
 	}
 	if (nr > 0)
 		turns.next = (turns.first + nr) % n;

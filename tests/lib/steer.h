@@ -46,9 +46,9 @@ typedef int rlbt_steer_fn(struct rlb_group *g, int family, const char *src_addr,
 
 /* What rlbt_rotation saw. */
 struct rlbt_turns {
-	int first;			/* the worker of the first connection */
-	int next;			/* the worker whose turn comes after the last connection */
-	int counts[RLB_MAX_WORKERS];	/* connections each worker received */
+	int first;		     /* the worker of the first connection */
+	int next;		     /* the worker whose turn comes after the last connection */
+	int counts[RLB_MAX_WORKERS]; /* connections each worker received */
 };
 
 /*
