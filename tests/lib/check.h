@@ -50,14 +50,14 @@ extern int rlbt_cases;
  */
 #define rlbt_for_each_case(i, table) for (size_t i = 0; i < ARRAY_SIZE(table); i++, rlbt_cases++)
 
+/* For a case that keeps its state elsewhere: run(void *ctx rlbt_unused). */
+#define rlbt_unused __attribute__((unused))
+
 /*
  * A named case of a test's main, as the kernel's select_reuseport.c has them: a step of the
  * scenario, run in the order of its table. ctx is the test's own state, shared by the steps.
  * run returns false when the cases after it cannot run (what they need did not happen).
  */
-/* For a case that keeps its state elsewhere: run(void *ctx rlbt_unused). */
-#define rlbt_unused __attribute__((unused))
-
 struct rlbt_case {
 	const char *name;
 	bool (*run)(void *ctx);
