@@ -31,20 +31,9 @@ int rlbt_group_totals(const char *name, struct rlbt_totals *t)
 	return 0;
 }
 
-/*
- * The same lookup as serve.c's live_owner (user/server/serve.c): both walk rlb_list_groups.
- * When the library offers the owner of one group by name, both should call that instead.
- */
 int rlbt_group_owner(const char *name)
 {
-	static char names[256][RLB_NAME_MAX + 1];
-	int pids[256], n = rlb_list_groups(names, pids, 256);
-
-	for (int i = 0; i < n && i < 256; i++) {
-		if (!strcmp(names[i], name))
-			return pids[i];
-	}
-	return 0;
+	return rlb_group_owner(name);
 }
 
 struct owner {

@@ -13,7 +13,7 @@ struct rlbt_totals {
 };
 int rlbt_group_totals(const char *name, struct rlbt_totals *t);
 
-/* The pid that holds the group's pins (rlb_list_groups): 0 if none, -1 if unknown. */
+/* The pid that holds the group's pins (rlb_group_owner): 0 if none, -1 if unknown. */
 int rlbt_group_owner(const char *name);
 
 /* Waits until rlbt_group_owner(name) is pid; returns whether it came to that in timeout_ms. */
