@@ -4,7 +4,9 @@
  * not one connection fails.
  *
  * 1. A: "$REUSELB serve -a 127.0.0.1 -p PORT -w 2 --mode http --name zd-roll-PID --takeover
- *    --metrics 127.0.0.1:MPORT", PORT and MPORT free ports: with no live group to take over,
+ *    --metrics 127.0.0.1:MPORT --confirm 0", PORT and MPORT free ports (--confirm 0: each
+ *    instance lets go as soon as its successor serves, so that its queues still hold
+ *    requests to migrate; takeover_kill_race covers the wait): with no live group to take over,
  *    A says so on stderr and serves. Every instance below is given the same --metrics: a
  *    successor shares the address, and after each handover a scrape of it answers 200 with
  *    the group's policy info.
@@ -106,7 +108,7 @@ static int start(struct ctx *c, int err_fd, struct rlbt_server *s)
 {
 	const char *argv[] = { "serve", "-a",	     "127.0.0.1", "-p",		c->port, "-w",
 			       "2",	"--mode",    "http",	  "--name",	c->name, "--grace",
-			       "10",	"--metrics", c->metrics,  "--takeover", NULL };
+			       "10",	"--metrics", c->metrics,  "--takeover", "--confirm", "0", NULL };
 	int err = rlbt_serve_start_err(argv, err_fd, s);
 
 	CHECK(!err, "serve --takeover did not start: %s", strerror(-err));

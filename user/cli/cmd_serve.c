@@ -22,7 +22,7 @@ static const char usage[] =
     "Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
     "                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
     "                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
-    "                     [--takeover] [--grace SECS] [-v]\n"
+    "                     [--takeover] [--grace SECS] [--confirm MS] [-v]\n"
     "\n"
     "Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
     "program that picks the worker of each new connection (or datagram).\n"
@@ -55,6 +55,9 @@ static const char usage[] =
     "      --grace=SECS         once a successor has taken over: finish the open\n"
     "                           connections (udp: the old flows) for at most this long,\n"
     "                           0 to %d (default %d)\n"
+    "      --confirm=MS         keep serving beside a successor until it has served\n"
+    "                           this long, 0 to 600000 ms (default %d); if it dies\n"
+    "                           first, take the group back\n"
     "  -v, --verbose            show libbpf's own messages\n"
     "  -h, --help               show this help\n"
     "\n"
@@ -99,8 +102,10 @@ static const char usage_modes[] =
     "\n"
     "Rolling restart (--takeover):\n"
     "  The new instance joins the live group (same --name, or same -p and --udp),\n"
-    "  attaches its program and takes every new connection from then on; it then\n"
-    "  signals the old one (SIGUSR2). The old one hands over: each worker closes its\n"
+    "  attaches its program and takes every new connection from then on; once its\n"
+    "  workers run it signals the old one (SIGUSR2). The old one keeps its listeners\n"
+    "  in the group for --confirm; if the new one dies meanwhile, it takes the group\n"
+    "  back and serves on. Then it hands over: each worker closes its\n"
     "  listener, whose queued connections the kernel moves to the new instance (with\n"
     "  a migrate-capable kernel), finishes its open connections (HTTP ends\n"
     "  keep-alive), and exits 0 once they are done or --grace has passed. A UDP\n"
@@ -118,7 +123,9 @@ static const char usage_modes[] =
     "\n"
     "Exit status:\n"
     "  0 stopped by SIGINT or SIGTERM, or after a handover; 1 failure (opening the\n"
-    "  group, or a worker); 2 usage error\n"
+    "  group, or a worker; a takeover that another successor won); 2 usage error, or a\n"
+    "  request that conflicts with the live group (a takeover of another protocol,\n"
+    "  address or port; policy kernel on a port a reuselb group serves)\n"
     "\n"
     "EXAMPLES:\n"
     "  reuselb serve -p 8080 -w 4 --policy round-robin --mode http\n"
@@ -169,7 +176,7 @@ static void print_help(void)
 {
 	printf(usage, RLB_MAX_WORKERS, RLB_MAX_WORKERS, SERVER_MAX_CONNS_DEFAULT,
 	       SERVER_IDLE_TIMEOUT_DEFAULT, SECONDS_LIMIT, RLB_FLOW_TIMEOUT_DEFAULT, SECONDS_LIMIT,
-	       SERVE_GRACE_DEFAULT);
+	       SERVE_GRACE_DEFAULT, SERVE_CONFIRM_DEFAULT_MS);
 	printf("Policies:\n");
 	for (int p = 0; p < RLB_POLICY__COUNT; p++)
 		printf("  %-12s %s\n", rlb_policy_name(p), policy_help(p));
@@ -188,6 +195,7 @@ enum {
 	OPT_METRICS,
 	OPT_TAKEOVER,
 	OPT_GRACE,
+	OPT_CONFIRM,
 	OPT__END,
 };
 
@@ -206,6 +214,7 @@ static const struct option options[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"takeover", no_argument, NULL, OPT_TAKEOVER},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"confirm", required_argument, NULL, OPT_CONFIRM},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {},
@@ -221,6 +230,7 @@ struct serve_args {
 	struct cli_addr metrics_addr; /* --metrics, when given[OPT_METRICS] */
 	uint16_t metrics_port;
 	unsigned int grace_s;
+	unsigned int confirm_ms;
 	bool help;
 	bool given[OPT__END];
 };
@@ -379,6 +389,11 @@ static int parse_option(struct serve_args *a, int opt, const char *val)
 					   SECONDS_LIMIT);
 		a->grace_s = n;
 		break;
+	case OPT_CONFIRM:
+		if (cli_parse_uint(val, 0, 600000, &n))
+			return usage_error("bad --confirm '%s': give 0 to 600000 ms", val);
+		a->confirm_ms = n;
+		break;
 	case 'v':
 		a->group.verbose = true;
 		break;
@@ -403,6 +418,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	a->server.max_conns = SERVER_MAX_CONNS_DEFAULT;
 	a->server.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT;
 	a->grace_s = SERVE_GRACE_DEFAULT;
+	a->confirm_ms = SERVE_CONFIRM_DEFAULT_MS;
 
 	/* optind = 0 restarts glibc's getopt, for callers that parse more than one command line */
 	optind = 0;
@@ -460,6 +476,7 @@ static void to_config(const struct serve_args *a, struct serve_config *cfg)
 	cfg->group = a->group;
 	cfg->server = a->server;
 	cfg->grace_s = a->grace_s;
+	cfg->confirm_ms = a->confirm_ms;
 	if (a->given[OPT_METRICS]) {
 		cfg->metrics_addr = a->metrics_addr.text;
 		cfg->metrics_port = a->metrics_port;
@@ -478,5 +495,12 @@ int cmd_serve(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	to_config(&a, &cfg);
-	return serve_run(&cfg) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	switch (serve_run(&cfg)) {
+	case 0:
+		return CLI_EXIT_OK;
+	case SERVE_REFUSED:
+		return CLI_EXIT_USAGE;
+	default:
+		return CLI_EXIT_FAILURE;
+	}
 }
