@@ -300,8 +300,8 @@ static int check_port_unserved(struct rlb_group *g, const struct sockname *sn)
 			continue;
 		return rlb_error(-EEXIST,
 				 "%s port %u is served by reuselb group %s (pid %d): a policy kernel "
-				 "server there would join its sockets unsteered and get no "
-				 "connections; stop that group, choose another port, or switch it "
+				 "server there would sit unsteered beside its sockets (no "
+				 "connections, or the group's); stop that group, choose another port, or switch it "
 				 "to the kernel's hash with: reuselb policy --name %s kernel",
 				 proto_name(proto), g->port, names[i], pids[i], names[i]);
 	}
