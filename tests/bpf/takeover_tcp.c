@@ -6,7 +6,7 @@
  * 1. A: "$REUSELB serve -a 127.0.0.1 -p PORT -w 2 --mode http --name zd-roll-PID --takeover
  *    --metrics 127.0.0.1:MPORT --confirm 0", PORT and MPORT free ports (--confirm 0: each
  *    instance lets go as soon as its successor serves, so that its queues still hold
- *    requests to migrate; takeover_kill_race covers the wait): with no live group to take over,
+ *    requests to migrate; race_takeover_kill covers the wait): with no live group to take over,
  *    A says so on stderr and serves. Every instance below is given the same --metrics: a
  *    successor shares the address, and after each handover a scrape of it answers 200 with
  *    the group's policy info.
