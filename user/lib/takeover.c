@@ -53,6 +53,11 @@ int rlb_takeover_share_maps(struct rlb_group *g)
 		if (err)
 			return err;
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT)
+			return rlb_error(-EAGAIN,
+					 "group %s is still starting: pid %d has not pinned its maps "
+					 "yet (%s); try again once it serves",
+					 g->name, g->predecessor, path);
 		if (fd < 0)
 			return rlb_bpf_error(-errno, path);
 		err = bpf_map__reuse_fd(map, fd);
