@@ -133,7 +133,7 @@ int rlb_takeover_claim(struct rlb_group *g)
 {
 	char dir[RLB_PATH_MAX];
 	struct rlb_config cfg;
-	int err;
+	int err, owner;
 
 	/*
 	 * The successor must re-pin the program once it owns the group: on a read-only bpffs
@@ -152,6 +152,18 @@ int rlb_takeover_claim(struct rlb_group *g)
 	if (err)
 		return err;
 	err = read_config(&g->ctl, &cfg);
+	/*
+	 * The owner this instance found at its start may have handed over since, to a
+	 * successor that started with us: taking over from that one would chain a second
+	 * takeover onto the first.
+	 */
+	owner = rlb_group_live(g->name);
+	if (!err && owner != g->predecessor)
+		err = rlb_error(-EBUSY,
+				"group %s changed hands while this instance started (pid %d serves "
+				"it now, not pid %d): this instance stops before binding anything; "
+				"try again",
+				g->name, owner, g->predecessor);
 	if (!err && cfg.successor && (pid_t)cfg.successor != getpid()) {
 		if (rlb_pid_alive(cfg.successor))
 			err = rlb_error(-EBUSY,

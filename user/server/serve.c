@@ -2,8 +2,9 @@
 /*
  * The life of a "reuselb serve" process: the metrics endpoint, the group, the workers, the
  * ready line; then serving until SIGINT or SIGTERM, or until a successor started with
- * --takeover asks for the group (SIGUSR2): then it hands over, lets the workers finish what
- * they have within the grace period, and ends.
+ * --takeover has served (and lived) for --confirm ms (it says it serves with SIGUSR2): then it
+ * hands over, lets the workers finish what they have within the grace period, and ends. A
+ * successor that dies before that is undone, and this instance serves on.
  */
 #include <errno.h>
 #include <inttypes.h>
