@@ -96,7 +96,6 @@ static int open_metrics(struct run *r)
 	char where[INET6_ADDRSTRLEN + 8];
 	int err;
 
-	/* before the group: a takeover must not start that cannot finish */
 	err = metrics_open(cfg->metrics_addr, cfg->metrics_port, cfg->group.takeover, &r->m);
 	if (!err)
 		return 0;
@@ -263,8 +262,6 @@ static int start(struct run *r)
 	uint32_t prog_id;
 	int err;
 
-	if (cfg->metrics_addr && open_metrics(r))
-		return -EINVAL;
 	if (cfg->group.takeover) {
 		group_name(&cfg->group, name, sizeof(name));
 		r->predecessor = live_owner(name);
@@ -276,6 +273,12 @@ static int start(struct run *r)
 		/* a takeover of another endpoint, or policy kernel beside a live group */
 		return err == -EINVAL || err == -EEXIST ? -EEXIST : err;
 	}
+	/*
+	 * After the group, so that a takeover that loses its claim binds nothing; one that
+	 * cannot listen for metrics closes the group, which undoes its takeover.
+	 */
+	if (cfg->metrics_addr && open_metrics(r))
+		return -EINVAL;
 	if (cfg->group.policy != RLB_POLICY_KERNEL)
 		print_features();
 	if (cfg->group.takeover && r->predecessor > 0)
