@@ -9,9 +9,10 @@
  *    together (a pipe). Exactly one exits, with status 1 and one line on its output:
  *    "... being taken over by pid W already ..." naming the other, W (or, when it was so slow
  *    to start that W owns the group already, "... changed hands while this instance started
- *    (pid W ..."); it never said "took over" or "serving". W says "took over group G from pid O"; O prints "handed over group
- *    G to pid W" and exits 0; list names W; W has accepted 200 connections; and the kernel
- *    holds exactly 2 listeners on PORT (W's): no orphan. W is O of the next trial.
+ *    (pid W ..."); it never said "took over" or "serving". W says "took over group G from
+ *    pid O"; O prints "handed over group G to pid W" and exits 0; list names W; W has
+ *    accepted 200 connections; and the kernel holds exactly 2 listeners on PORT (W's): no
+ *    orphan. W is O of the next trial.
  * 3. Stop the load: not one connection refused, reset, timed out, cut or in error.
  * 4. SIGTERM to the last owner: exit 0; the pins are gone, and no listener is left on PORT.
  */
@@ -79,22 +80,20 @@ int main(void)
 	snprintf(port_s, sizeof(port_s), "%d", port);
 	snprintf(c.name, sizeof(c.name), "tk-coll-%d", getpid());
 	load_argv[1] = port_s;
-	const char *argv_o[] = { "serve", "-a",	     "127.0.0.1", "-p",	       port_s,
-				 "-w",	  "2",	     "--mode",	  "http",      "--name",
-				 c.name,  "--grace", "10",	  "--confirm", "500",
-				 NULL };
-	const char *argv_t[] = { "serve",  "-a",      "127.0.0.1", "-p",	 port_s,
-				 "-w",	   "2",	      "--mode",	   "http",	 "--name",
-				 c.name,   "--grace", "10",	   "--confirm",	 "500",
-				 "--takeover", NULL };
-	const char *const *one[] = { argv_o }, *const *two[] = { argv_t, argv_t };
+	const char *argv_o[] = { "serve", "-a",	       "127.0.0.1", "-p",     port_s, "-w",
+				 "2",	  "--mode",    "http",	    "--name", c.name, "--grace",
+				 "10",	  "--confirm", "500",	    NULL };
+	const char *argv_t[] = { "serve", "-a",	       "127.0.0.1", "-p",	  port_s, "-w",
+				 "2",	  "--mode",    "http",	    "--name",	  c.name, "--grace",
+				 "10",	  "--confirm", "500",	    "--takeover", NULL };
+	const char *const *one[] = { argv_o }, *const * two[] = { argv_t, argv_t };
 
 	/* 1. */
 	if (!CHECK(!tr_fork_held(&owner, 1, one, &gate), "cannot start O"))
 		return rlbt_finish();
 	tr_release(gate);
-	for (long end = rlbt_now_ms() + WAIT_MS; !said(&owner, "reuselb: serving") &&
-						 rlbt_now_ms() < end;)
+	for (long end = rlbt_now_ms() + WAIT_MS;
+	     !said(&owner, "reuselb: serving") && rlbt_now_ms() < end;)
 		tr_reap(&owner, 5);
 	if (!CHECK(said(&owner, "reuselb: serving"), "O does not serve: %s",
 		   rlbt_file_text(owner.out_fd)))
@@ -129,8 +128,8 @@ int main(void)
 		snprintf(line, sizeof(line), "being taken over by pid %d already", w->pid);
 		snprintf(line2, sizeof(line2), "changed hands while this instance started (pid %d",
 			 w->pid);
-		CHECK(l->status == 1 && (said(l, line) || said(l, line2)) && !said(l, "took over") &&
-			      !said(l, "reuselb: serving"),
+		CHECK(l->status == 1 && (said(l, line) || said(l, line2)) &&
+			      !said(l, "took over") && !said(l, "reuselb: serving"),
 		      "trial %d: the loser ended with %d and said: %s", trial, l->status,
 		      rlbt_file_text(l->out_fd));
 		/* the winner: O hands over to it and exits, and it owns the pins */

@@ -105,14 +105,12 @@ int main(void)
 	snprintf(c.port, sizeof(c.port), "%d", port);
 	snprintf(c.name, sizeof(c.name), "tk-kill-%d", getpid());
 	load_argv[1] = c.port;
-	const char *argv_a[] = { "serve", "-a",	    "127.0.0.1", "-p",	       c.port,
-				 "-w",	  "2",	    "--mode",	 "http",       "--name",
-				 c.name,  "--grace", "10",	 "--confirm", "3000",
-				 NULL };
-	const char *argv_b[] = { "serve",  "-a",	"127.0.0.1", "-p",	      c.port,
-				 "-w",	   "2",		"--mode",    "http",	      "--name",
-				 c.name,   "--grace",	"10",	     "--confirm",     "3000",
-				 "--takeover", NULL };
+	const char *argv_a[] = { "serve", "-a",	       "127.0.0.1", "-p",     c.port, "-w",
+				 "2",	  "--mode",    "http",	    "--name", c.name, "--grace",
+				 "10",	  "--confirm", "3000",	    NULL };
+	const char *argv_b[] = { "serve", "-a",	       "127.0.0.1", "-p",	  c.port, "-w",
+				 "2",	  "--mode",    "http",	    "--name",	  c.name, "--grace",
+				 "10",	  "--confirm", "3000",	    "--takeover", NULL };
 	const char *const *argvs[] = { argv_b };
 
 	/* 1. */
@@ -152,7 +150,8 @@ int main(void)
 		      STEP);
 		CHECK(!ended(a.pid), "offset %d ms: A has exited", offsets[i]);
 		printf("offset %4d ms: B killed in state %s; %ld accepted by B and open when it "
-		       "died; A serves again\nB said: %s", offsets[i],
+		       "died; A serves again\nB said: %s",
+		       offsets[i],
 		       rlb_handover_name(cfg.successor == (__u32)b.pid ? cfg.handover : 0), active,
 		       rlbt_file_text(b.out_fd));
 		close(b.out_fd);
@@ -184,7 +183,8 @@ int main(void)
 		CHECK(more(&c, STEP), "killed at %s: A accepted fewer than %d after",
 		      rlb_handover_name(want), STEP);
 		CHECK(!ended(a.pid), "killed at %s: A has exited", rlb_handover_name(want));
-		printf("B killed once seen in state %s (wanted %s); %ld accepted by B and open when "
+		printf("B killed once seen in state %s (wanted %s); %ld accepted by B and open "
+		       "when "
 		       "it died; A serves again\n",
 		       rlb_handover_name(cfg.handover), rlb_handover_name(want), active);
 		close(b.out_fd);

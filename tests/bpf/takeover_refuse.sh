@@ -57,7 +57,8 @@ serve_start a -a 127.0.0.1 -p 0 -w 2 --mode id --name "$name" || finish
 port=${SERVE_PORT[a]}
 
 # 2.
-expect "takeover --udp" 2 "tcp 127\.0\.0\.1 port $port.*udp 127\.0\.0\.1 port $port.*protocol differs" \
+lo="127\.0\.0\.1 port $port"
+expect "takeover --udp" 2 "tcp $lo.*udp $lo \(the protocol differs\)" \
 	"$REUSELB" serve -a 127.0.0.1 -p "$port" --udp --mode id --name "$name" --takeover
 serves_on "after --udp"
 expect "takeover -a 127.0.0.2" 2 "127\.0\.0\.2 port $port \(the address differs\)" \
@@ -70,13 +71,15 @@ serves_on "after -p PORT+1"
 # 3.
 expect "takeover on a read-only bpffs" 1 "read-only bpffs.*pid ${SERVE_PID[a]} keeps serving" \
 	unshare -m --propagation private sh -c \
-	'mount -o remount,bind,ro /sys/fs/bpf && exec "$0" serve -a 127.0.0.1 -p "$1" --mode id --name "$2" --takeover' \
+	'mount -o remount,bind,ro /sys/fs/bpf &&
+	 exec "$0" serve -a 127.0.0.1 -p "$1" --mode id --name "$2" --takeover' \
 	"$REUSELB" "$port" "$name"
 serves_on "after the read-only bpffs"
 
 # 4.
 for addr in 127.0.0.1 0.0.0.0; do
-	expect "policy kernel at $addr" 2 "tcp port $port is served by reuselb group $name \(pid ${SERVE_PID[a]}\)" \
+	expect "policy kernel at $addr" 2 \
+		"tcp port $port is served by reuselb group $name \(pid ${SERVE_PID[a]}\)" \
 		"$REUSELB" serve -a "$addr" -p "$port" --mode id --policy kernel
 done
 serves_on "after policy kernel"
@@ -100,7 +103,8 @@ for ((i = 0; i < 100; i++)); do
 done
 [ "$(field base)" = 0 ] || fail "config.base is $(field base) after the dead successor, want 0"
 [ "$(field handover)" = RLB_HANDOVER_NONE ] || fail "config.handover is $(field handover)"
-grep -q "reuselb: pid $dead, taking group $name over, died (joined): the group is this instance's again" \
+said="reuselb: pid $dead, taking group $name over, died (joined): the group is this instance's"
+grep -q "$said again" \
 	"$tmp/serve-a.err" || fail "A's stderr does not tell of pid $dead: $(cat "$tmp/serve-a.err")"
 serves_on "after a dead successor"
 
