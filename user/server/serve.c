@@ -20,10 +20,13 @@
 #include "server/serve.h"
 
 /*
- * How often an instance looks at a takeover: whether its predecessor has let go of the pins,
- * whether its successor still lives.
+ * How often an instance looks at a takeover under way: whether its predecessor has let go of
+ * the pins, whether its successor still lives. With none under way, it looks whether one
+ * has begun every IDLE_WATCH_MS: a successor that dies before it says so by SIGUSR2 costs
+ * nothing in between, since the kernel's hash gives new connections to our listeners.
  */
 #define WATCH_MS 100
+#define IDLE_WATCH_MS 1000
 
 /* What serve_run() holds while it runs. */
 struct run {
@@ -116,6 +119,7 @@ static int open_metrics(struct run *r)
 static int serve_until(struct run *r, int *successor)
 {
 	const char *name = rlb_group_name(r->g);
+	bool watching = false; /* a takeover of ours is under way */
 	uint64_t since = 0;
 	int watched = 0;
 
@@ -127,9 +131,9 @@ static int serve_until(struct run *r, int *successor)
 		bool waiting = r->predecessor > 0 && !r->owner_told, usr2 = false;
 		struct rlb_takeover_view v;
 		struct signalfd_siginfo si;
-		int err;
+		int err, timeout = waiting || watching ? WATCH_MS : IDLE_WATCH_MS;
 
-		if (poll(fds, 2, rlb_group_ctl(r->g) ? WATCH_MS : -1) < 0) {
+		if (poll(fds, 2, rlb_group_ctl(r->g) ? timeout : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -151,6 +155,7 @@ static int serve_until(struct run *r, int *successor)
 				return 0;
 			usr2 = true;
 		}
+		watching = false;
 		if (rlb_group_check_takeover(r->g, &v)) {
 			fprintf(stderr, "reuselb: cannot check the takeover of group %s: %s\n", name,
 				rlb_last_error());
@@ -170,6 +175,7 @@ static int serve_until(struct run *r, int *successor)
 				"reuselb: ignoring SIGUSR2 from pid %u: no new instance has joined "
 				"group %s (reuselb serve --takeover sends it once it has)\n",
 				si.ssi_pid, name);
+		watching = v.successor != 0;
 		if (!v.successor || v.state != RLB_HANDOVER_SERVING) {
 			watched = 0;
 			continue;
