@@ -183,15 +183,9 @@ int main(void)
 out:
 	if (load.pid > 0)
 		rlbt_load_finish(&load, true, WAIT_MS, &res);
-	for (int i = 0; i < 2; i++) {
-		if (p[i].pid > 0 && !tr_reap(&p[i], 0)) {
-			kill(p[i].pid, SIGKILL);
-			tr_reap(&p[i], WAIT_MS);
-		}
-	}
-	if (owner.pid > 0 && !tr_reap(&owner, 0)) {
-		kill(owner.pid, SIGKILL);
-		tr_reap(&owner, WAIT_MS);
-	}
+	/* SIGTERM first, so that what a failed trial left does not leave pins behind too */
+	for (int i = 0; i < 2; i++)
+		tr_stop(&p[i], WAIT_MS);
+	tr_stop(&owner, WAIT_MS);
 	return rlbt_finish();
 }

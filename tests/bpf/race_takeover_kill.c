@@ -228,10 +228,7 @@ int main(void)
 out:
 	if (load.pid > 0)
 		rlbt_load_finish(&load, true, WAIT_MS, &res);
-	if (b.pid > 0 && !tr_reap(&b, 0)) {
-		kill(b.pid, SIGKILL);
-		tr_reap(&b, WAIT_MS);
-	}
+	tr_stop(&b, WAIT_MS);
 	printf("stderr of A:\n%s", rlbt_file_text(err_a));
 	rlbt_serve_free(&a);
 	return rlbt_finish();

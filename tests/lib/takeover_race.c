@@ -91,6 +91,17 @@ bool tr_reap(struct tr_proc *p, int timeout_ms)
 	return true;
 }
 
+void tr_stop(struct tr_proc *p, int timeout_ms)
+{
+	if (p->pid <= 0 || tr_reap(p, 0))
+		return;
+	kill(p->pid, SIGTERM);
+	if (tr_reap(p, timeout_ms))
+		return;
+	kill(p->pid, SIGKILL);
+	tr_reap(p, timeout_ms);
+}
+
 static int pinned(const char *name, const char *map)
 {
 	char path[256];

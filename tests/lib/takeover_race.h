@@ -29,6 +29,9 @@ void tr_release(int gate);
 /* Reaps p if it has ended; waits up to timeout_ms (0: just looks). Returns whether it ended. */
 bool tr_reap(struct tr_proc *p, int timeout_ms);
 
+/* Unless p has ended: SIGTERM, then SIGKILL after timeout_ms; reaps it. */
+void tr_stop(struct tr_proc *p, int timeout_ms);
+
 /* The config of the pinned group name, or -errno. */
 int tr_config(const char *name, struct rlb_config *cfg);
 

@@ -592,7 +592,8 @@ void rlb_group_close(struct rlb_group *g)
 					       &unused, sizeof(unused));
 		close(g->fds[i]);
 	}
-	if (g->handed_over && g->lock_fd >= 0) {
+	/* the pins wait for the successor; one that died after we let go will never take them */
+	if (g->handed_over && g->lock_fd >= 0 && rlb_takeover_successor_alive(g)) {
 		close(g->lock_fd);
 		g->lock_fd = -1;
 	}

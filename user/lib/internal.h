@@ -128,6 +128,8 @@ int rlb_takeover_finish(struct rlb_group *g);
 void rlb_takeover_stop(struct rlb_group *g);
 /* Closing mid-takeover: leave the group to a joined successor, or undo our own claim. */
 void rlb_takeover_leave(struct rlb_group *g);
+/* Whether a successor lives that is to take the pins from us. */
+bool rlb_takeover_successor_alive(struct rlb_group *g);
 
 
 #endif

@@ -437,6 +437,15 @@ bool rlb_group_handed_over(const struct rlb_group *g)
 	return g->handed_over;
 }
 
+bool rlb_takeover_successor_alive(struct rlb_group *g)
+{
+	struct rlb_config cfg;
+
+	/* it clears config.successor only once it has our lock, which we hold until we close */
+	return !read_config(&g->ctl, &cfg) && cfg.successor && (pid_t)cfg.successor != getpid() &&
+	       rlb_pid_alive(cfg.successor);
+}
+
 int rlb_group_pin_error(const struct rlb_group *g)
 {
 	return rlb_group_owns_pins(g) ? g->pin_err : 0;
