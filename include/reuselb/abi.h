@@ -41,6 +41,33 @@ enum rlb_policy {
 	RLB_POLICY__COUNT,
 };
 
+/*
+ * The maps of a group, X(ID, name): each is pinned under its name (RLB_PIN_ROOT/<group>/name,
+ * bpffs refuses a '.'), opened by the CLI, and shared by a taking-over instance and by users'
+ * own policies. The definitions are in reuselb/policy.bpf.h ("custom" in bpf/steer.bpf.c),
+ * under these names: a name listed here and not defined fails the BPF build, a map defined and
+ * not listed is refused when the group loads its program.
+ */
+#define RLB_MAPS(X)                                                                                \
+	X(CONFIG, config)                                                                          \
+	X(SOCKS, socks)                                                                            \
+	X(WORKERS, workers)                                                                        \
+	X(LOAD, load)                                                                              \
+	X(STATS, stats)                                                                            \
+	X(WEIGHTED, weighted)                                                                      \
+	X(MAGLEV, maglev)                                                                          \
+	X(CPUS, cpus)                                                                              \
+	X(FLOWS, flows)                                                                            \
+	X(CUSTOM, custom)
+
+/* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
+enum rlb_map {
+#define RLB_MAP_ENUM(id, name) RLB_MAP_##id,
+	RLB_MAPS(RLB_MAP_ENUM)
+#undef RLB_MAP_ENUM
+	RLB_MAP__COUNT,
+};
+
 enum rlb_worker_state {
 	RLB_WORKER_EMPTY = 0,	 /* no worker in this slot */
 	RLB_WORKER_LIVE = 1,	 /* takes new connections */

@@ -36,6 +36,11 @@
 #include <reuselb/abi.h>
 #include <reuselb/hash.h>
 
+/*
+ * The group's maps, each under its name in RLB_MAPS (reuselb/abi.h): a user's policy that
+ * defines no map of its own shares exactly these (and "custom" lives in bpf/steer.bpf.c).
+ */
+
 /* Key 0: struct rlb_config. Written by userspace and bpftool, read by the program. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

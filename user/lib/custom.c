@@ -17,9 +17,9 @@
 /* The group's map of that name, or -1 when it is not one of them (or is "custom" itself). */
 static int shared_map_fd(const struct rlb_ctl *c, const char *name)
 {
-	for (size_t i = 0; i < RLB_CTL_MAPS; i++)
-		if (strcmp(name, rlb_ctl_maps[i].name) == 0 && strcmp(name, "custom"))
-			return *rlb_ctl_map_fd((struct rlb_ctl *)c, i);
+	for (int i = 0; i < RLB_MAP__COUNT; i++)
+		if (i != RLB_MAP_CUSTOM && strcmp(name, rlb_map_names[i]) == 0)
+			return c->fd[i];
 	return -1;
 }
 
@@ -67,7 +67,7 @@ static int share_maps(const struct rlb_ctl *c, struct bpf_object *obj, const cha
 		fd = shared_map_fd(c, bpf_map__name(map));
 		if (fd < 0)
 			continue;
-		has_socks |= strcmp(bpf_map__name(map), "socks") == 0;
+		has_socks |= fd == c->fd[RLB_MAP_SOCKS];
 		/* reuse_fd takes the pinned map as it is: a policy built against another ABI would
 		 * read the wrong layout without a word, so compare the definitions first */
 		if (!same_definition(map, fd))
@@ -100,7 +100,7 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	int err, fd;
 
 	rlb_keep_verifier_log(NULL);
-	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
@@ -120,17 +120,14 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE
 							    ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
 							    : BPF_SK_REUSEPORT_SELECT);
-	log = malloc(RLB_LOG_SIZE);
+	log = rlb_log_buf(prog);
 	if (!log) {
-		err = rlb_error(-ENOMEM, "out of memory");
+		err = -ENOMEM;
 		goto out;
 	}
-	log[0] = '\0';
-	bpf_program__set_log_buf(prog, log, RLB_LOG_SIZE);
 	err = bpf_object__load(obj);
 	/* the program is loaded or refused: the log has served */
-	rlb_keep_verifier_log(err ? log : NULL);
-	free(log);
+	rlb_log_done(log, err);
 	if (err) {
 		/* the verifier answers EACCES (or EINVAL) with a log; EPERM is a privilege matter */
 		if (err == -EPERM)
@@ -143,7 +140,7 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 		goto out;
 	}
 	fd = bpf_program__fd(prog);
-	if (bpf_map_update_elem(c->custom_fd, &key, &fd, 0))
+	if (bpf_map_update_elem(c->fd[RLB_MAP_CUSTOM], &key, &fd, 0))
 		err = rlb_bpf_error(-errno, "cannot install the policy into the custom map");
 out:
 	/* once installed, the program array holds the program: the object can go */
@@ -155,7 +152,7 @@ int rlb_ctl_unload_policy(struct rlb_ctl *c)
 {
 	__u32 key = 0;
 
-	if (bpf_map_delete_elem(c->custom_fd, &key) && errno != ENOENT)
+	if (bpf_map_delete_elem(c->fd[RLB_MAP_CUSTOM], &key) && errno != ENOENT)
 		return rlb_bpf_error(-errno, "cannot remove the policy from the custom map");
 	return 0;
 }
@@ -169,7 +166,7 @@ int rlb_ctl_policy_name(const struct rlb_ctl *c, char *buf, size_t len)
 	int fd;
 
 	/* from userspace, a program array answers with the installed program's id */
-	if (bpf_map_lookup_elem(c->custom_fd, &key, &id) == 0) {
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CUSTOM], &key, &id) == 0) {
 		fd = bpf_prog_get_fd_by_id(id);
 		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &info_len) == 0) {
 			snprintf(buf, len, "custom:%s", info.name);
@@ -179,7 +176,7 @@ int rlb_ctl_policy_name(const struct rlb_ctl *c, char *buf, size_t len)
 		if (fd >= 0)
 			close(fd);
 	}
-	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	builtin = rlb_policy_name(cfg.policy);
 	snprintf(buf, len, "%s", builtin);

@@ -39,17 +39,17 @@ const char *rlb_handover_name(unsigned int state)
 	return state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[state] : "?";
 }
 
-/* Every map of the skeleton but its .bss is the pinned one of the same name. */
+/* Every map of RLB_MAPS is the pinned one of the same name; the .bss stays our own. */
 int rlb_takeover_share_maps(struct rlb_group *g)
 {
+	struct bpf_map *maps[RLB_MAP__COUNT], *map;
 	char path[RLB_PATH_MAX];
-	struct bpf_map *map;
 	int fd, err;
 
-	bpf_object__for_each_map(map, g->skel->obj) {
-		if (bpf_map__name(map)[0] == '.' || strchr(bpf_map__name(map), '.'))
-			continue;
-		err = rlb_pin_path(path, sizeof(path), g->name, bpf_map__name(map));
+	rlb_skel_maps(g, maps);
+	for (int i = 0; i < RLB_MAP__COUNT; i++) {
+		map = maps[i];
+		err = rlb_pin_path(path, sizeof(path), g->name, rlb_map_names[i]);
 		if (err)
 			return err;
 		fd = bpf_obj_get(path);
@@ -71,12 +71,11 @@ int rlb_takeover_share_maps(struct rlb_group *g)
 	return 0;
 }
 
-
 static int read_config(struct rlb_ctl *c, struct rlb_config *cfg)
 {
 	__u32 key = 0;
 
-	if (bpf_map_lookup_elem(c->config_fd, &key, cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	return 0;
 }
@@ -85,7 +84,7 @@ static int write_config(struct rlb_ctl *c, const struct rlb_config *cfg)
 {
 	__u32 key = 0;
 
-	if (bpf_map_update_elem(c->config_fd, &key, cfg, 0))
+	if (bpf_map_update_elem(c->fd[RLB_MAP_CONFIG], &key, cfg, 0))
 		return rlb_bpf_error(-errno, "cannot write the config map");
 	return 0;
 }
@@ -96,7 +95,7 @@ static void empty_generation(struct rlb_ctl *c, unsigned int base)
 	struct rlb_worker w = { .state = RLB_WORKER_EMPTY };
 
 	for (__u32 slot = base; slot < base + RLB_MAX_WORKERS; slot++)
-		bpf_map_update_elem(c->workers_fd, &slot, &w, 0);
+		bpf_map_update_elem(c->fd[RLB_MAP_WORKERS], &slot, &w, 0);
 }
 
 /*
@@ -386,7 +385,7 @@ int rlb_group_handover(struct rlb_group *g)
 	for (__u32 i = 0; i < g->opts.nr_workers && !err; i++) {
 		__u32 slot = g->base + i;
 
-		if (bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0))
+		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_WORKERS], &slot, &w, 0))
 			err = rlb_bpf_error(-errno, "cannot write the workers map");
 	}
 	if (!err)
