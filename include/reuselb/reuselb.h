@@ -40,6 +40,11 @@ struct rlb_group_opts {
 	const char *name;	 /* group name for the pins; NULL means tcp-PORT or udp-PORT */
 	bool takeover;		 /* join the live group of that name and take it over */
 	unsigned int flow_timeout; /* UDP: seconds a flow stays on its socket; 0 means 30 */
+	/*
+	 * UDP: flows the program remembers (RLB_FLOW_TABLE_MIN .. RLB_FLOW_TABLE_MAX); 0 means
+	 * RLB_MAX_FLOWS, or for a takeover the live table's size (another is refused).
+	 */
+	unsigned int flow_table;
 };
 
 /*
@@ -150,6 +155,13 @@ struct rlb_group_stats {
 	unsigned int nr_workers;
 	unsigned int base;
 	uint64_t unsteered; /* connections no worker could take: the kernel's hash decided */
+	/*
+	 * UDP groups (else 0): the size of the flows table, and the flows it evicted before
+	 * their timeout, counted by the owner once a second (a lower bound): more than 0 says
+	 * the table is too small for the rate of new flows.
+	 */
+	unsigned int flow_table;
+	uint64_t flows_evicted;
 	struct rlb_worker_stats workers[RLB_MAX_WORKERS];
 };
 
@@ -173,6 +185,12 @@ int rlb_ctl_set_draining(struct rlb_ctl *ctl, unsigned int worker, bool draining
  * the group is untouched and rlb_verifier_log() holds the log.
  */
 int rlb_ctl_load_policy(struct rlb_ctl *ctl, const char *path);
+/*
+ * After a successful rlb_ctl_load_policy: "" when every return of the policy was already
+ * SK_PASS, else one line saying that the returns that might not be (which would drop) were
+ * made SK_PASS. Steering never drops, whatever a policy returns.
+ */
+const char *rlb_policy_notice(void);
 /* Removes the user's policy: the built-in one steers again. */
 int rlb_ctl_unload_policy(struct rlb_ctl *ctl);
 /* "custom:NAME" while a user's policy is installed, else the built-in policy's name. */

@@ -174,6 +174,8 @@ static int load_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 		}
 		return cli_lib_error(CMD, err);
 	}
+	if (rlb_policy_notice()[0])
+		fprintf(stderr, "reuselb " CMD ": note: %s\n", rlb_policy_notice());
 	rlb_ctl_policy_name(ctl, now, sizeof(now));
 	printf("group %s: policy %s, in front of the built-in %s\n", a->common.target.group, now,
 	       builtin_policy(ctl));

@@ -21,8 +21,9 @@
 static const char usage[] =
 	"Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
 	"                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
-	"                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
-	"                     [--takeover] [--grace SECS] [--confirm MS] [-v]\n"
+	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
+	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
+	"                     [--confirm MS] [-v]\n"
 	"\n"
 	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
 	"program that picks the worker of each new connection (or datagram).\n"
@@ -59,6 +60,13 @@ static const struct cli_option options[] = {
 	  " (default " CLI_STR(RLB_FLOW_TIMEOUT_DEFAULT) "); after a\n"
 	  "handover, the old instance leaves once its flows are\n"
 	  "this quiet" },
+	{ "flow-table", CLI_OPT_FLOW_TABLE, "N",
+	  "udp: flows remembered, " CLI_STR(RLB_FLOW_TABLE_MIN) " to " CLI_STR(RLB_FLOW_TABLE_MAX)
+	  " (default " CLI_STR(RLB_MAX_FLOWS) ");\n"
+	  "the oldest are evicted when it is full, and those evicted\n"
+	  "before --flow-timeout are counted (reuselb stats): give\n"
+	  "at least new flows per second x flow timeout. A takeover\n"
+	  "keeps the live table's size (another is refused)" },
 	{ "metrics", CLI_OPT_METRICS, "ADDR:PORT",
 	  "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	  "(IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
@@ -112,7 +120,9 @@ static const char usage_modes[] =
     "  Per worker: reuselb_steered_total, reuselb_fallback_total, reuselb_migrated_total\n"
     "  (from the program), reuselb_accepted_total, reuselb_active_connections,\n"
     "  reuselb_worker_draining; per group: reuselb_unsteered_total and\n"
-    "  reuselb_policy_info{policy=\"NAME\"} 1. Under the kernel policy there is no\n"
+    "  reuselb_policy_info{policy=\"NAME\"} 1; with --udp also reuselb_flow_table_size\n"
+    "  and reuselb_flows_evicted_total (flows evicted before their timeout, counted\n"
+    "  once a second: a lower bound). Under the kernel policy there is no\n"
     "  program: only accepted, active (the workers' own counts) and the policy info.\n"
     "  Other paths answer 404. The endpoint closes when the group is handed over:\n"
     "  the successor, given the same --metrics, serves it from then on.\n"
@@ -267,6 +277,11 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		err = cli_uint_option(p, opt, val, 1, SECONDS_LIMIT, " seconds", &n);
 		a->group.flow_timeout = n;
 		break;
+	case CLI_OPT_FLOW_TABLE:
+		err = cli_uint_option(p, opt, val, RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX, " flows",
+				      &n);
+		a->group.flow_table = n;
+		break;
 	case CLI_OPT_METRICS:
 		a->metrics = true;
 		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
@@ -317,6 +332,9 @@ static int serve_operands(void *args, struct cli_parser *p)
 	if (p->given[CLI_OPT_FLOW_TIMEOUT] && !a->group.udp)
 		return cli_usage_error(CMD,
 				       "--flow-timeout applies to udp only: add --udp or drop it");
+	if (p->given[CLI_OPT_FLOW_TABLE] && !a->group.udp)
+		return cli_usage_error(CMD,
+				       "--flow-table applies to udp only: add --udp or drop it");
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
 		return cli_usage_error(
 			CMD, "--takeover needs a steering program: the kernel policy has none");

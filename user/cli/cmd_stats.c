@@ -37,6 +37,9 @@ static const char more[] =
 	"  active     connections the worker has open now\n"
 	"  share      its part of all accepted connections\n"
 	"  unsteered  (group) connections no worker could take: the kernel's hash decided\n"
+	"  flows      (udp group) the flow table's size, and the flows it evicted before\n"
+	"             their timeout: more than 0 means the table is too small for the rate\n"
+	"             of new flows (serve --flow-table); counted once a second, a lower bound\n"
 	"\n"
 	"JSON:\n"
 	"  {\"group\":\"tcp-8080\",\"policy\":\"round-robin\",\n"
@@ -44,6 +47,7 @@ static const char more[] =
 	"                \"accepted\":N,\"active\":N,\"fallback\":N,\"migrated\":N,\n"
 	"                \"busy\":N}, ...],\n"
 	"   \"unsteered\":N}\n"
+	"  a udp group also has \"flow_table\":N,\"flows_evicted\":N.\n"
 	"  with --watch, each worker also has \"steered_per_s\" and \"accepted_per_s\" (null in\n"
 	"  the first object).\n"
 	"\n"
@@ -155,8 +159,12 @@ static void print_table(const char *group, const struct sample *cur, const struc
 		prev_steered += prev->st.workers[i].steered;
 		prev_accepted += prev->st.workers[i].accepted;
 	}
-	printf("group %s, policy %s, %u workers, unsteered %" PRIu64 "\n", group, cur->policy,
+	printf("group %s, policy %s, %u workers, unsteered %" PRIu64, group, cur->policy,
 	       st->nr_workers, st->unsteered);
+	if (st->flow_table)
+		printf(", flows evicted early %" PRIu64 " (table %u)", st->flows_evicted,
+		       st->flow_table);
+	printf("\n");
 	printf("%6s  %-8s  %6s  %10s  %9s  %8s  %10s  %8s  %6s", "worker", "state", "weight",
 	       "steered", "fallbacks", "migrated", "accepted", "active", "share");
 	if (rates)
@@ -224,7 +232,11 @@ static void print_json(const char *group, const struct sample *cur, const struct
 			printf(",\"steered_per_s\":null,\"accepted_per_s\":null");
 		printf("}");
 	}
-	printf("],\"unsteered\":%" PRIu64 "}\n", st->unsteered);
+	printf("],\"unsteered\":%" PRIu64, st->unsteered);
+	if (st->flow_table)
+		printf(",\"flow_table\":%u,\"flows_evicted\":%" PRIu64, st->flow_table,
+		       st->flows_evicted);
+	printf("}\n");
 }
 
 static void show(const struct stats_args *a, const struct sample *cur, const struct sample *prev)

@@ -287,6 +287,8 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 	}
 	err = read_stats(c, RLB_STATS_UNSTEERED, &st);
 	out->unsteered = st.steered;
+	if (!err && (cfg.flags & RLB_CFG_FLOWS))
+		err = rlb_flows_read(c, &out->flows_evicted, &out->flow_table);
 	return err;
 }
 

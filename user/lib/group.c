@@ -115,9 +115,10 @@ static int load_program(struct rlb_group *g)
 	if (!g->features.mmapable)
 		bpf_map__set_map_flags(skel->maps.load, 0);
 	err = check_map_names(skel);
-	if (err)
-		goto out;
-	err = g->predecessor ? rlb_takeover_share_maps(g) : 0;
+	if (!err)
+		err = rlb_flows_size(g);
+	if (!err && g->predecessor)
+		err = rlb_takeover_share_maps(g);
 	if (err)
 		goto out;
 	err = steer_bpf__load(skel);
@@ -490,6 +491,10 @@ static int check_opts(const struct rlb_group_opts *o)
 	if (o->nr_workers < 1 || o->nr_workers > RLB_MAX_WORKERS)
 		return rlb_error(-EINVAL, "bad number of workers %u: give 1 to %d", o->nr_workers,
 				 RLB_MAX_WORKERS);
+	if (o->flow_table &&
+	    (o->flow_table < RLB_FLOW_TABLE_MIN || o->flow_table > RLB_FLOW_TABLE_MAX))
+		return rlb_error(-EINVAL, "bad flow table size %u: give %d to %u", o->flow_table,
+				 RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX);
 	if (!rlb_policy_info(o->policy))
 		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", o->policy,
 				 rlb_policy_names());
@@ -567,6 +572,8 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		err = rlb_takeover_finish(g);
 	else if (g->opts.pin)
 		err = pin_group(g, opts->name);
+	if (!err)
+		err = rlb_flows_watch_start(g);
 	if (err)
 		goto fail;
 	set_name(g, opts->name);
@@ -584,6 +591,7 @@ void rlb_group_close(struct rlb_group *g)
 
 	if (!g)
 		return;
+	rlb_flows_watch_stop(g);
 	rlb_takeover_stop(g);
 	rlb_takeover_leave(g);
 	/*

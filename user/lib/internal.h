@@ -62,6 +62,7 @@ struct rlb_group {
 	uint16_t port;
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
+	struct rlb_flows_watch *flows; /* UDP: counts flows evicted early (flows.c) */
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
@@ -117,6 +118,15 @@ int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg);
 unsigned int rlb_config_flags(const struct rlb_group *g);
 unsigned int rlb_flow_timeout(const struct rlb_group *g);
 
+/* The flows map's size this process asks for (opts.flow_table or the default). */
+unsigned int rlb_flow_table(const struct rlb_group *g);
+/* Before load: sizes the flows map, or checks that a successor's size is the live one's. */
+int rlb_flows_size(struct rlb_group *g);
+/* UDP groups: the owner's count of flows evicted before their timeout (flows.c). */
+int rlb_flows_watch_start(struct rlb_group *g);
+void rlb_flows_watch_stop(struct rlb_group *g);
+/* The flows map's size and the count of flows it evicted early, through c. */
+int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *table);
 /* The skeleton's maps, indexed by enum rlb_map. */
 void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT]);
 
