@@ -85,7 +85,22 @@ enum rlb_worker_state {
 	RLB_WORKER_DRAINING = 2, /* serves what it has, gets nothing new */
 };
 
+/*
+ * config.handover: where a rolling restart stands. Each step is taken under the group's
+ * control lock by the side named, with the other side's pid checked for life; whichever side
+ * survives undoes what a dead one left (user/lib/takeover.c).
+ */
+enum rlb_handover {
+	RLB_HANDOVER_NONE = 0,	   /* no takeover: config.successor is 0 */
+	RLB_HANDOVER_PROPOSED = 1, /* a successor claimed the group; it binds, base is the owner's */
+	RLB_HANDOVER_JOINED = 2,   /* its sockets and program are in, base is its generation */
+	RLB_HANDOVER_SERVING = 3,  /* its workers run; the owner keeps its listeners a while */
+	RLB_HANDOVER_RELEASED = 4, /* the owner let go of its listeners; the successor waits for
+				    * the pins */
+};
+
 _Static_assert(sizeof(enum rlb_policy) == 4, "BPF ABI: enum rlb_policy");
+_Static_assert(sizeof(enum rlb_handover) == 4, "BPF ABI: enum rlb_handover");
 _Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_state");
 
 /* config.flags: the program was loaded as BPF_SK_REUSEPORT_SELECT_OR_MIGRATE. */
@@ -113,8 +128,19 @@ struct rlb_config {
 	__u32 port;	/* host byte order */
 	__u32 pad;
 	__u8 addr[16];	/* IPv6 address, or the IPv4 address in the first 4 bytes */
+	/*
+	 * A takeover in progress, written under the control lock by the successor (claim, join,
+	 * serving) and by the owner (release, or undoing a successor that died). The prev_
+	 * fields are the owner's serving generation as it was at the claim, to go back to.
+	 */
+	enum rlb_handover handover;
+	__u32 owner;	       /* pid the successor takes over from, 0 when none */
+	__u32 prev_base;       /* the owner's config.base, nr_workers and policy */
+	__u32 prev_nr_workers;
+	enum rlb_policy prev_policy;
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct rlb_config) == 64, "BPF ABI: struct rlb_config");
+_Static_assert(sizeof(struct rlb_config) == 88, "BPF ABI: struct rlb_config");
 
 /*
  * Map "workers", key = slot. Control state of each worker: written by userspace (library at

@@ -54,16 +54,47 @@ struct rlb_group_opts {
 int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out);
 
 /*
- * Rolling restart, the old owner's side: after a successor opened the group with takeover,
- * the owner gets SIGUSR2 and calls this. Its workers leave the steering; the caller then closes
- * each TCP listener (rlb_group_close_worker: its queue migrates to the successor), finishes
- * the connections it has, and closes the group, which leaves program and pins to the
- * successor. UDP sockets stay open until the caller is done with the flows they still get.
+ * Rolling restart. A takeover is a small state machine recorded in config (enum
+ * rlb_handover), each step taken under the group's control lock with the other side's pid
+ * checked for life, and undone by whichever side survives:
+ *   1. The successor, rlb_group_open with takeover, before it binds anything: refuses another
+ *      endpoint (-EINVAL), a read-only bpffs, or a group another live successor has claimed
+ *      (-EBUSY); clears a dead successor's claim; claims the group (PROPOSED).
+ *   2. Still in rlb_group_open: binds into the live group, attaches its program and points
+ *      config at its generation (JOINED). From then on new connections go to it.
+ *   3. Once its workers run, it calls rlb_group_serving (SERVING), which sends SIGUSR2 to the
+ *      owner, and takes the pins once the owner lets go of them.
+ * The owner meanwhile calls rlb_group_check_takeover now and then (or on SIGUSR2): a
+ * successor that died at any step is undone there (config back to the owner's generation,
+ * the owner's program attached again), and the owner goes on serving; its listeners were never
+ * out of the group. Once the successor has been SERVING as long as the owner wants, the owner
+ * calls rlb_group_handover (RELEASED), closes its TCP listeners (their queues migrate to the
+ * successor), finishes what it has and closes the group, which leaves program and pins to
+ * the successor. UDP sockets stay open until the owner is done with the flows they still get.
+ */
+int rlb_group_serving(struct rlb_group *g);
+
+/* What rlb_group_check_takeover saw: a successor and its state, or one that died. */
+struct rlb_takeover_view {
+	int successor;	    /* its pid, 0 when no takeover is under way */
+	unsigned int state; /* enum rlb_handover */
+	bool undone;	    /* it had died in that state, and its takeover is undone */
+};
+int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v);
+/* "proposed", "joined", "serving", "released" (enum rlb_handover), for messages. */
+const char *rlb_handover_name(unsigned int state);
+
+/*
+ * The owner lets go (RELEASED) and its workers leave the steering: only to a successor that
+ * lives and serves (-ESRCH if it died: rlb_group_check_takeover undoes it; -EAGAIN when it
+ * does not serve yet).
  */
 int rlb_group_handover(struct rlb_group *g);
 bool rlb_group_handed_over(const struct rlb_group *g);
 /* False while a taking-over group waits for its predecessor to let go of the pins. */
 bool rlb_group_owns_pins(const struct rlb_group *g);
+/* A successor that owns the pins but could not pin its program there: -errno, else 0. */
+int rlb_group_pin_error(const struct rlb_group *g);
 
 /* Detaches the program, closes every socket still open and frees the group. NULL is a no-op. */
 void rlb_group_close(struct rlb_group *g);

@@ -4,7 +4,9 @@
  * not one connection fails.
  *
  * 1. A: "$REUSELB serve -a 127.0.0.1 -p PORT -w 2 --mode http --name zd-roll-PID --takeover
- *    --metrics 127.0.0.1:MPORT", PORT and MPORT free ports: with no live group to take over,
+ *    --metrics 127.0.0.1:MPORT --confirm 0", PORT and MPORT free ports (--confirm 0: each
+ *    instance lets go as soon as its successor serves, so that its queues still hold
+ *    requests to migrate; race_takeover_kill covers the wait): with no live group to take over,
  *    A says so on stderr and serves. Every instance below is given the same --metrics: a
  *    successor shares the address, and after each handover a scrape of it answers 200 with
  *    the group's policy info.
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "rlbtest.h"
@@ -106,7 +109,7 @@ static int start(struct ctx *c, int err_fd, struct rlbt_server *s)
 {
 	const char *argv[] = { "serve", "-a",	     "127.0.0.1", "-p",		c->port, "-w",
 			       "2",	"--mode",    "http",	  "--name",	c->name, "--grace",
-			       "10",	"--metrics", c->metrics,  "--takeover", NULL };
+			       "10",	"--metrics", c->metrics,  "--takeover", "--confirm", "0", NULL };
 	int err = rlbt_serve_start_err(argv, err_fd, s);
 
 	CHECK(!err, "serve --takeover did not start: %s", strerror(-err));
@@ -140,6 +143,8 @@ static void check_scrape(const struct ctx *c, const char *when)
 static bool hand_over(struct ctx *c, struct rlbt_server *from, int from_err, struct rlbt_server *to,
 		      int to_err)
 {
+	/* the burn is 1 s of CPU, which a busy machine may stretch well past 5 s */
+	const struct timeval slow = { .tv_sec = 20 };
 	char line[128], answer[256];
 	struct rlbt_totals t = {};
 	int status, burn;
@@ -147,6 +152,8 @@ static bool hand_over(struct ctx *c, struct rlbt_server *from, int from_err, str
 	ssize_t n;
 
 	burn = hold_a_worker(c);
+	if (burn >= 0)
+		setsockopt(burn, SOL_SOCKET, SO_RCVTIMEO, &slow, sizeof(slow));
 	if (start(c, to_err, to))
 		return false;
 	/* the old instance finishes what it has: the burn request is answered */
@@ -192,7 +199,13 @@ static long accepted_total(const struct rlbt_server *s)
 int main(void)
 {
 	struct rlbt_server a = { .pid = -1, .out_fd = -1 }, b = a, a2 = a;
-	const char *load_argv[] = { "-p", NULL, "-m", "http", "-d", "120", "-r", "2500", NULL };
+	/*
+	 * A connection may wait out a whole burn (1 s of CPU) in the queue: on a busy 2-core
+	 * machine that is several seconds, which says nothing about the handover, so the load's
+	 * timeout is generous; what must hold is that every connection is answered.
+	 */
+	const char *load_argv[] = { "-p", NULL, "-m",	 "http",  "-d", "120",
+				    "-r", "2500", "-t", "20000", NULL };
 	int err_a = fileno(tmpfile()), err_b = fileno(tmpfile()), err_a2 = fileno(tmpfile());
 	struct rlbt_load load = { .pid = -1 };
 	struct rlbt_load_result res = {};

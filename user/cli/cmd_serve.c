@@ -14,6 +14,7 @@
 #define MAX_CONNS_LIMIT 1000000
 #define IDLE_TIMEOUT_LIMIT 86400
 #define SECONDS_LIMIT 86400
+#define CONFIRM_LIMIT 600000
 
 #define CMD "serve"
 
@@ -21,7 +22,8 @@ static const char usage[] =
 	"Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
 	"                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
 	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
-	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS] [-v]\n"
+	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
+	"                     [--confirm MS] [-v]\n"
 	"\n"
 	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
 	"program that picks the worker of each new connection (or datagram).\n"
@@ -77,6 +79,11 @@ static const struct cli_option options[] = {
 	  "once a successor has taken over: finish the open\n"
 	  "connections (udp: the old flows) for at most this long,\n"
 	  "0 to " CLI_STR(SECONDS_LIMIT) " (default " CLI_STR(SERVE_GRACE_DEFAULT) ")" },
+	{ "confirm", CLI_OPT_CONFIRM, "MS",
+	  "keep serving beside a successor until it has served\n"
+	  "this long, 0 to " CLI_STR(CONFIRM_LIMIT) " ms (default "
+	  CLI_STR(SERVE_CONFIRM_DEFAULT_MS) "); if it dies\n"
+	  "first, take the group back" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -122,8 +129,10 @@ static const char usage_modes[] =
     "\n"
     "Rolling restart (--takeover):\n"
     "  The new instance joins the live group (same --name, or same -p and --udp),\n"
-    "  attaches its program and takes every new connection from then on; it then\n"
-    "  signals the old one (SIGUSR2). The old one hands over: each worker closes its\n"
+    "  attaches its program and takes every new connection from then on; once its\n"
+    "  workers run it signals the old one (SIGUSR2). The old one keeps its listeners\n"
+    "  in the group for --confirm; if the new one dies meanwhile, it takes the group\n"
+    "  back and serves on. Then it hands over: each worker closes its\n"
     "  listener, whose queued connections the kernel moves to the new instance (with\n"
     "  a migrate-capable kernel), finishes its open connections (HTTP ends\n"
     "  keep-alive), and exits 0 once they are done or --grace has passed. A UDP\n"
@@ -141,7 +150,9 @@ static const char usage_modes[] =
     "\n"
     "Exit status:\n"
     "  0 stopped by SIGINT or SIGTERM, or after a handover; 1 failure (opening the\n"
-    "  group, or a worker); 2 usage error\n"
+    "  group, or a worker; a takeover that another successor won); 2 usage error, or a\n"
+    "  request that conflicts with the live group (a takeover of another protocol,\n"
+    "  address or port; policy kernel on a port a reuselb group serves)\n"
     "\n"
     "EXAMPLES:\n"
     "  reuselb serve -p 8080 -w 4 --policy round-robin --mode http\n"
@@ -176,6 +187,7 @@ struct serve_args {
 	struct cli_addr metrics_addr;
 	uint16_t metrics_port;
 	unsigned int grace_s;
+	unsigned int confirm_ms;
 };
 
 /* "IPV4:PORT" or "[IPV6]:PORT"; a bare IPv6 address would leave the port ambiguous. */
@@ -286,6 +298,10 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		err = cli_uint_option(p, opt, val, 0, SECONDS_LIMIT, " seconds", &n);
 		a->grace_s = n;
 		break;
+	case CLI_OPT_CONFIRM:
+		err = cli_uint_option(p, opt, val, 0, CONFIRM_LIMIT, " ms", &n);
+		a->confirm_ms = n;
+		break;
 	default:
 		/* --udp, --name, -v and -h */
 		return 1;
@@ -343,6 +359,7 @@ static void to_config(const struct serve_args *a, struct serve_config *cfg)
 	cfg->group = a->group;
 	cfg->server = a->server;
 	cfg->grace_s = a->grace_s;
+	cfg->confirm_ms = a->confirm_ms;
 	if (a->metrics) {
 		cfg->metrics_addr = a->metrics_addr.text;
 		cfg->metrics_port = a->metrics_port;
@@ -360,6 +377,7 @@ static void set_defaults(struct serve_args *a)
 	a->server.max_conns = SERVER_MAX_CONNS_DEFAULT;
 	a->server.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT;
 	a->grace_s = SERVE_GRACE_DEFAULT;
+	a->confirm_ms = SERVE_CONFIRM_DEFAULT_MS;
 }
 
 static const struct cli_command command = {
@@ -382,5 +400,12 @@ int cmd_serve(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	to_config(&a, &cfg);
-	return serve_run(&cfg) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	switch (serve_run(&cfg)) {
+	case 0:
+		return CLI_EXIT_OK;
+	case SERVE_REFUSED:
+		return CLI_EXIT_USAGE;
+	default:
+		return CLI_EXIT_FAILURE;
+	}
 }

@@ -218,14 +218,131 @@ static int init_slots(struct rlb_group *g)
 	return err;
 }
 
-static int init_maps(struct rlb_group *g)
+static const char *proto_name(unsigned int proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+/* "tcp 127.0.0.1 port 8080" */
+static void endpoint_text(unsigned int proto, unsigned int family, const __u8 *addr,
+			  unsigned int port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	snprintf(buf, len, "%s %s port %u", proto_name(proto), a, port);
+}
+
+static void sockname_addr(const struct sockname *sn, __u8 addr[16])
+{
+	memset(addr, 0, 16);
+	if (sn->ss.ss_family == AF_INET)
+		memcpy(addr, &((const struct sockaddr_in *)&sn->ss)->sin_addr, 4);
+	else
+		memcpy(addr, &((const struct sockaddr_in6 *)&sn->ss)->sin6_addr, 16);
+}
+
+/*
+ * A successor must bind where the live group is bound: elsewhere its sockets would form
+ * another group, and the live one would be steered to a generation with no socket. Port 0
+ * takes the live group's port. Checked before anything is bound or claimed.
+ */
+static int check_endpoint(struct rlb_group *g, struct sockname *sn)
+{
+	unsigned int proto = g->opts.udp ? IPPROTO_UDP : IPPROTO_TCP;
+	char live[INET6_ADDRSTRLEN + 32], ours[INET6_ADDRSTRLEN + 32];
+	const char *what = NULL;
+	struct rlb_config cfg;
+	__u8 addr[16];
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg))
+		return rlb_bpf_error(-errno, "cannot read the config map");
+	/* a group started by a reuselb that did not record its endpoint: nothing to compare */
+	if (!cfg.proto)
+		return 0;
+	if (!g->port) {
+		g->port = cfg.port;
+		set_port(sn, g->port);
+	}
+	sockname_addr(sn, addr);
+	if (cfg.proto != proto)
+		what = "the protocol";
+	else if (cfg.family != sn->ss.ss_family)
+		what = "the address family";
+	else if (memcmp(cfg.addr, addr, sizeof(addr)))
+		what = "the address";
+	else if (cfg.port != g->port)
+		what = "the port";
+	if (!what)
+		return 0;
+	endpoint_text(cfg.proto, cfg.family, cfg.addr, cfg.port, live, sizeof(live));
+	endpoint_text(proto, sn->ss.ss_family, addr, g->port, ours, sizeof(ours));
+	return rlb_error(-EINVAL,
+			 "cannot take over group %s: it serves %s, this instance would serve %s "
+			 "(%s differs); give the live group's protocol, address and port, or "
+			 "another --name; pid %d keeps serving",
+			 g->name, live, ours, what, g->predecessor);
+}
+
+/*
+ * A server without a program (policy kernel) that binds beside a live reuselb group with
+ * SO_REUSEPORT joins it (or, on an overlapping address, shadows it) and, unsteered, gets
+ * nothing or takes connections from it: refused, naming the group that serves the port.
+ */
+static int check_port_unserved(struct rlb_group *g, const struct sockname *sn)
+{
+	static char names[RLB_MAX_GROUPS][RLB_NAME_MAX + 1];
+	static const __u8 any[16];
+	unsigned int proto = g->opts.udp ? IPPROTO_UDP : IPPROTO_TCP;
+	int pids[RLB_MAX_GROUPS], n, fd;
+	char path[RLB_PATH_MAX];
+	struct rlb_config cfg;
+	__u8 addr[16];
+	__u32 key = 0;
+
+	if (!g->port)
+		return 0;
+	sockname_addr(sn, addr);
+	n = rlb_list_groups(names, pids, RLB_MAX_GROUPS);
+	for (int i = 0; i < n && i < RLB_MAX_GROUPS; i++) {
+		if (pids[i] == 0 || rlb_pin_path(path, sizeof(path), names[i], "config"))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, &cfg))
+			cfg.proto = 0;
+		close(fd);
+		if (cfg.proto != proto || cfg.port != g->port || cfg.family != sn->ss.ss_family ||
+		    (memcmp(cfg.addr, addr, 16) && memcmp(cfg.addr, any, 16) &&
+		     memcmp(addr, any, 16)))
+			continue;
+		return rlb_error(-EEXIST,
+				 "%s port %u is served by reuselb group %s (pid %d): a policy kernel "
+				 "server there would sit unsteered beside its sockets (no "
+				 "connections, or the group's); stop that group, choose another port, or switch it "
+				 "to the kernel's hash with: reuselb policy --name %s kernel",
+				 proto_name(proto), g->port, names[i], pids[i], names[i]);
+	}
+	return 0;
+}
+
+static int init_maps(struct rlb_group *g, struct sockname *sn)
 {
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
 	int err;
 
 	set_ctl_fds(g);
-	err = g->predecessor ? rlb_takeover_base(g, &g->base) : init_group(g);
+	if (g->predecessor) {
+		/* what differs is refused before anything is claimed; a claim before any bind */
+		err = check_endpoint(g, sn);
+		if (!err)
+			err = rlb_takeover_claim(g);
+	} else {
+		err = init_group(g);
+	}
 	if (!err)
 		err = init_slots(g);
 	/* the tables describe the live workers: build them once the slots are live */
@@ -434,7 +551,11 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		if (!err)
 			err = load_program(g);
 		if (!err)
-			err = init_maps(g);
+			err = init_maps(g, &sn);
+		if (err)
+			goto fail;
+	} else {
+		err = check_port_unserved(g, &sn);
 		if (err)
 			goto fail;
 	}
@@ -472,8 +593,12 @@ void rlb_group_close(struct rlb_group *g)
 		return;
 	rlb_flows_watch_stop(g);
 	rlb_takeover_stop(g);
-	/* after a handover, program and pins are the successor's: only our sockets go */
-	if (g->handed_over)
+	rlb_takeover_leave(g);
+	/*
+	 * After a handover, program and pins are the successor's: only our sockets go. A
+	 * successor that never owned the pins leaves the program to the owner's group as well.
+	 */
+	if (g->handed_over || (g->predecessor && !rlb_group_owns_pins(g)))
 		detached = true;
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (g->fds[i] < 0)
@@ -485,7 +610,8 @@ void rlb_group_close(struct rlb_group *g)
 					       &unused, sizeof(unused));
 		close(g->fds[i]);
 	}
-	if (g->handed_over && g->lock_fd >= 0) {
+	/* the pins wait for the successor; one that died after we let go will never take them */
+	if (g->handed_over && g->lock_fd >= 0 && rlb_takeover_successor_alive(g)) {
 		close(g->lock_fd);
 		g->lock_fd = -1;
 	}

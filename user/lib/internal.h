@@ -54,6 +54,8 @@ struct rlb_group {
 	unsigned int base;	/* our generation: slots base .. base + nr_workers - 1 */
 	int predecessor;	/* pid of the owner we take over from, 0 when none */
 	bool handed_over;	/* a successor owns the group: leave program and pins */
+	int pin_err;		/* a successor: re-pinning the program failed (-errno) */
+	bool claimed;		/* config.successor names us and the pins are not ours yet */
 	pthread_t waiter;	/* takes the lock once the predecessor lets go */
 	bool waiter_running;
 	int waiter_stop;
@@ -93,6 +95,8 @@ void rlb_log_done(char *log, bool keep);
 const char *rlb_missing_caps(void);
 
 int rlb_check_name(const char *name);
+/* Whether pid is a running process (not gone, not a zombie). */
+bool rlb_pid_alive(int pid);
 /* The pid that serves the group (-1 if it cannot be told), or 0 when nobody does. */
 int rlb_group_live(const char *name);
 int rlb_pin_path(char *buf, size_t len, const char *name, const char *file);
@@ -127,8 +131,19 @@ int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *tab
 void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT]);
 
 int rlb_takeover_share_maps(struct rlb_group *g);
-int rlb_takeover_base(struct rlb_group *g, unsigned int *base);
+/*
+ * A successor's first step, before it binds anything: checks that the pins can be rewritten,
+ * clears the claim of a successor that died, and claims the group (config.successor, state
+ * PROPOSED); -EBUSY when a live successor has it. Sets g->base to the other generation.
+ */
+int rlb_takeover_claim(struct rlb_group *g);
+/* Attaches our program and points config at our generation (JOINED), if our claim holds. */
 int rlb_takeover_finish(struct rlb_group *g);
 void rlb_takeover_stop(struct rlb_group *g);
+/* Closing mid-takeover: leave the group to a joined successor, or undo our own claim. */
+void rlb_takeover_leave(struct rlb_group *g);
+/* Whether a successor lives that is to take the pins from us. */
+bool rlb_takeover_successor_alive(struct rlb_group *g);
+
 
 #endif

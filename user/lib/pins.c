@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -166,6 +169,33 @@ static bool has_sockets(const char *name)
 		found = bpf_map_lookup_elem(fd, &slot, &cookie) == 0;
 	close(fd);
 	return found;
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+bool rlb_pid_alive(int pid)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	bool alive;
+
+	if (pid <= 0)
+		return false;
+	/*
+	 * A pidfd turns readable once the process has exited, before its parent reaps it: a
+	 * zombie, whose sockets are closed already, is dead for us (kill(pid, 0) calls it alive).
+	 */
+	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
+	if (pfd.fd < 0) {
+		if (errno == ESRCH)
+			return false;
+		/* no pidfd here (Linux < 5.3) or no fd left: fall back to what kill() tells */
+		return kill(pid, 0) == 0 || errno == EPERM;
+	}
+	alive = poll(&pfd, 1, 0) == 0;
+	close(pfd.fd);
+	return alive;
 }
 
 int rlb_group_live(const char *name)

@@ -2,8 +2,9 @@
 /*
  * The life of a "reuselb serve" process: the metrics endpoint, the group, the workers, the
  * ready line; then serving until SIGINT or SIGTERM, or until a successor started with
- * --takeover asks for the group (SIGUSR2): then it hands over, lets the workers finish what
- * they have within the grace period, and ends.
+ * --takeover has served (and lived) for --confirm ms (it says it serves with SIGUSR2): then it
+ * hands over, lets the workers finish what they have within the grace period, and ends. A
+ * successor that dies before that is undone, and this instance serves on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,8 +19,14 @@
 #include "server/metrics.h"
 #include "server/serve.h"
 
-/* How often a successor looks whether its predecessor has let go of the pins. */
-#define OWNER_POLL_MS 100
+/*
+ * How often an instance looks at a takeover under way: whether its predecessor has let go of
+ * the pins, whether its successor still lives. With none under way, it looks whether one
+ * has begun every IDLE_WATCH_MS: a successor that dies before it says so by SIGUSR2 costs
+ * nothing in between, since the kernel's hash gives new connections to our listeners.
+ */
+#define WATCH_MS 100
+#define IDLE_WATCH_MS 1000
 
 /* What serve_run() holds while it runs. */
 struct run {
@@ -28,8 +35,6 @@ struct run {
 	struct server *s;
 	struct metrics *m;
 	int sigfd;
-	/* config.base while we serve: a SIGUSR2 that finds it unchanged is not a successor's */
-	unsigned int base;
 	int predecessor; /* the pid we took over from, 0 if none */
 	bool owner_told;
 };
@@ -77,7 +82,6 @@ static int open_metrics(struct run *r)
 	char where[INET6_ADDRSTRLEN + 8];
 	int err;
 
-	/* before the group: a takeover must not start that cannot finish */
 	err = metrics_open(cfg->metrics_addr, cfg->metrics_port, cfg->group.takeover, &r->m);
 	if (!err)
 		return 0;
@@ -89,32 +93,30 @@ static int open_metrics(struct run *r)
 	return err;
 }
 
-/* A SIGUSR2 comes from a successor that has joined the group and flipped config.base. */
-static bool successor_joined(struct run *r)
-{
-	struct rlb_ctl *ctl = rlb_group_ctl(r->g);
-	struct rlb_group_stats st;
-
-	return ctl && !rlb_ctl_read(ctl, &st) && st.base != r->base;
-}
-
 /*
- * Serves until a stop signal, a worker failure, or a successor's SIGUSR2; in the last case
- * hands the group over and sets *successor. A SIGUSR2 with no successor is ignored.
+ * Serves until a stop signal, a worker failure, or a successor that has served (and lived)
+ * for cfg->confirm_ms; in the last case hands the group over and sets *successor. Meanwhile
+ * it looks at the takeover every WATCH_MS (and at once on SIGUSR2): a successor that died at
+ * any step is undone, and this instance, whose listeners never left the group, serves on.
  */
 static int serve_until(struct run *r, int *successor)
 {
 	const char *name = rlb_group_name(r->g);
+	bool watching = false; /* a takeover of ours is under way */
+	uint64_t since = 0;
+	int watched = 0;
 
 	for (;;) {
 		struct pollfd fds[] = {
 			{ .fd = r->sigfd, .events = POLLIN },
 			{ .fd = server_failure_fd(r->s), .events = POLLIN },
 		};
-		bool waiting = r->predecessor > 0 && !r->owner_told;
+		bool waiting = r->predecessor > 0 && !r->owner_told, usr2 = false;
+		struct rlb_takeover_view v;
 		struct signalfd_siginfo si;
+		int err, timeout = waiting || watching ? WATCH_MS : IDLE_WATCH_MS;
 
-		if (poll(fds, 2, waiting ? OWNER_POLL_MS : -1) < 0) {
+		if (poll(fds, 2, rlb_group_ctl(r->g) ? timeout : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -123,28 +125,61 @@ static int serve_until(struct run *r, int *successor)
 			fprintf(stderr, "reuselb: pid %d has exited: group %s is ours\n",
 				r->predecessor, name);
 			r->owner_told = true;
+			if (rlb_group_pin_error(r->g))
+				fprintf(stderr,
+					"reuselb: cannot pin the steering program of group %s: %s: "
+					"the pin names the old program; serving on\n",
+					name, strerror(-rlb_group_pin_error(r->g)));
 		}
 		if (fds[1].revents)
 			return 0;
-		if (!fds[0].revents || read(r->sigfd, &si, sizeof(si)) != sizeof(si))
+		if (fds[0].revents && read(r->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo != SIGUSR2)
+				return 0;
+			usr2 = true;
+		}
+		watching = false;
+		if (rlb_group_check_takeover(r->g, &v)) {
+			fprintf(stderr, "reuselb: cannot check the takeover of group %s: %s\n", name,
+				rlb_last_error());
 			continue;
-		if (si.ssi_signo != SIGUSR2)
-			return 0;
-		if (!successor_joined(r)) {
+		}
+		if (v.undone) {
+			fprintf(stderr,
+				"reuselb: pid %d, taking group %s over, died (%s): the group is "
+				"this instance's again, serving on\n",
+				v.successor, name, rlb_handover_name(v.state));
+			since = 0;
+			watched = 0;
+			continue;
+		}
+		if (usr2 && !v.successor)
 			fprintf(stderr,
 				"reuselb: ignoring SIGUSR2 from pid %u: no new instance has joined "
 				"group %s (reuselb serve --takeover sends it once it has)\n",
 				si.ssi_pid, name);
+		watching = v.successor != 0;
+		if (!v.successor || v.state != RLB_HANDOVER_SERVING) {
+			watched = 0;
 			continue;
 		}
-		if (rlb_group_handover(r->g)) {
+		if (watched != v.successor) {
+			watched = v.successor;
+			since = server_now_ms();
+		}
+		if (server_now_ms() - since < r->cfg->confirm_ms)
+			continue;
+		err = rlb_group_handover(r->g);
+		if (err == -ESRCH || err == -EAGAIN)
+			continue; /* the next turn undoes a dead one, or waits for it */
+		if (err) {
 			fprintf(stderr,
-				"reuselb: cannot hand group %s over to pid %u: %s; serving on: "
+				"reuselb: cannot hand group %s over to pid %d: %s; serving on: "
 				"stop this instance once it is idle\n",
-				name, si.ssi_pid, rlb_last_error());
+				name, v.successor, rlb_last_error());
 			continue;
 		}
-		*successor = si.ssi_pid;
+		*successor = v.successor;
 		return 0;
 	}
 }
@@ -213,12 +248,9 @@ static int start(struct run *r)
 {
 	struct serve_config *cfg = r->cfg;
 	char name[RLB_NAME_MAX + 8], where[INET6_ADDRSTRLEN + 8];
-	struct rlb_group_stats st;
 	uint32_t prog_id;
 	int err;
 
-	if (cfg->metrics_addr && open_metrics(r))
-		return -EINVAL;
 	if (cfg->group.takeover) {
 		if (cfg->group.name)
 			snprintf(name, sizeof(name), "%s", cfg->group.name);
@@ -230,8 +262,15 @@ static int start(struct run *r)
 	if (err) {
 		fprintf(stderr, "reuselb: %s\n", rlb_last_error());
 		fputs(rlb_verifier_log(), stderr);
-		return err;
+		/* a takeover of another endpoint, or policy kernel beside a live group */
+		return err == -EINVAL || err == -EEXIST ? -EEXIST : err;
 	}
+	/*
+	 * After the group, so that a takeover that loses its claim binds nothing; one that
+	 * cannot listen for metrics closes the group, which undoes its takeover.
+	 */
+	if (cfg->metrics_addr && open_metrics(r))
+		return -EINVAL;
 	if (cfg->group.policy != RLB_POLICY_KERNEL)
 		print_features();
 	if (cfg->group.takeover && r->predecessor > 0)
@@ -240,8 +279,6 @@ static int start(struct run *r)
 	else if (cfg->group.takeover)
 		fprintf(stderr, "reuselb: no live group %s to take over: serving it anew\n",
 			rlb_group_name(r->g));
-	if (rlb_group_ctl(r->g) && !rlb_ctl_read(rlb_group_ctl(r->g), &st))
-		r->base = st.base;
 	cfg->server.group = r->g;
 	err = server_start(&cfg->server, &r->s);
 	if (err) {
@@ -268,6 +305,12 @@ static int start(struct run *r)
 	else
 		printf("none\n");
 	fflush(stdout);
+	/* a successor: now that it serves, the old owner may start counting towards letting go */
+	err = rlb_group_serving(r->g);
+	if (err) {
+		fprintf(stderr, "reuselb: %s\n", rlb_last_error());
+		return err;
+	}
 	return 0;
 }
 
@@ -295,8 +338,11 @@ int serve_run(struct serve_config *cfg)
 		return 1;
 	}
 
-	if (start(&r))
+	err = start(&r);
+	if (err) {
+		ret = err == -EEXIST ? SERVE_REFUSED : 1;
 		goto out;
+	}
 	err = serve_until(&r, &successor);
 	if (!err && successor) {
 		ret = wind_down(&r, successor);

@@ -13,6 +13,13 @@
 
 /* Seconds an instance that handed its group over goes on finishing what it has. */
 #define SERVE_GRACE_DEFAULT 30
+/*
+ * Milliseconds a successor must have served (and lived) before the old instance lets go of
+ * its listeners: a successor that dies sooner loses no connection, the old one takes back.
+ */
+#define SERVE_CONFIRM_DEFAULT_MS 3000
+/* serve_run's result for a request that conflicts with the live group (exit status 2). */
+#define SERVE_REFUSED 2
 
 struct serve_config {
 	struct rlb_group_opts group; /* group.addr is also what the ready line names */
@@ -20,12 +27,14 @@ struct serve_config {
 	const char *metrics_addr;    /* numeric address of the metrics endpoint; NULL: none */
 	uint16_t metrics_port;	     /* 0: any free port (printed) */
 	unsigned int grace_s;
+	unsigned int confirm_ms; /* see SERVE_CONFIRM_DEFAULT_MS */
 };
 
 /*
  * Opens everything, prints the ready line, and serves until SIGINT or SIGTERM, a worker's
- * failure, or a handover. Returns 0 after a stop signal or a handover, 1 after a failure
- * (which it has printed, one line).
+ * failure, or a handover. Returns 0 after a stop signal or a handover, 1 after a failure,
+ * SERVE_REFUSED when the group's options conflict with the live group (both printed, one
+ * line).
  */
 int serve_run(struct serve_config *cfg);
 
