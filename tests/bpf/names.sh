@@ -16,6 +16,9 @@
 # 5. -p P --udp: no udp group on P, exit 2.
 # 6. A group under its default name tcp-Q and a udp group on the same port Q named udp-Q (its
 #    own default): -p Q and -p Q --udp find each.
+# 7. A second group on ga's address and port, under its default name or another (steering or
+#    policy kernel), would join ga's kernel group unsteered: exit 2, one line naming ga and its
+#    pid, and no pins of it; ga keeps serving.
 source "$(dirname "$0")/../lib/common.bash" || exit 1
 need_tools jq
 
@@ -87,6 +90,21 @@ expect "stats -p Q" 0 "" "$REUSELB" stats -p "$Q" --json
 [ "$(jq -r .group "$tmp/out")" = "tcp-$Q" ] || fail "stats -p $Q: $(cat "$tmp/out")"
 expect "stats -p Q --udp" 0 "" "$REUSELB" stats -p "$Q" --udp --json
 [ "$(jq -r .group "$tmp/out")" = "udp-$Q" ] || fail "stats -p $Q --udp: $(cat "$tmp/out")"
+
+# 7.
+ga_pid=$("$REUSELB" list --json | jq -r '.groups[] | select(.name == "ga") | .pid')
+for args in "" "--name gc" "--policy kernel"; do
+	read -r -a words <<<"$args"
+	expect "serve on ga's port ${args:-(default name)}" 2 \
+		"^reuselb: tcp port $P is served by reuselb group ga \(pid $ga_pid\)" \
+		"$REUSELB" serve -a 127.0.0.1 -p "$P" -w 1 --mode id "${words[@]}"
+done
+for g in "tcp-$P" gc; do
+	[ -e "/sys/fs/bpf/reuselb/$g" ] && fail "a refused serve left pins of $g"
+done
+# --mode id answers "worker N" on connect: ga still serves its port
+reply=$(timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P && head -c 9 <&3")
+[[ $reply =~ ^worker\ [01]$ ]] || fail "ga after the refusals answered '$reply'"
 
 for s in uq tq gb ga; do
 	serve_stop "$s" || fail "serve $s exited with $?"

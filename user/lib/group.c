@@ -286,9 +286,11 @@ static int check_endpoint(struct rlb_group *g, struct sockname *sn)
 }
 
 /*
- * A server without a program (policy kernel) that binds beside a live reuselb group with
- * SO_REUSEPORT joins it (or, on an overlapping address, shadows it) and, unsteered, gets
- * nothing or takes connections from it: refused, naming the group that serves the port.
+ * A new group that binds beside a live reuselb group with SO_REUSEPORT joins its kernel group
+ * (or, on an overlapping address, shadows it): its sockets sit unsteered beside the live
+ * group's, getting nothing (that group's program picks its own slots) or taking connections
+ * from it. Refused, naming the group that serves the port; a takeover goes through
+ * check_endpoint instead.
  */
 static int check_port_unserved(struct rlb_group *g, const struct sockname *sn)
 {
@@ -318,11 +320,17 @@ static int check_port_unserved(struct rlb_group *g, const struct sockname *sn)
 		    (memcmp(cfg.addr, addr, 16) && memcmp(cfg.addr, any, 16) &&
 		     memcmp(addr, any, 16)))
 			continue;
+		if (g->opts.policy == RLB_POLICY_KERNEL)
+			return rlb_error(-EEXIST,
+					 "%s port %u is served by reuselb group %s (pid %d): a policy "
+					 "kernel server there would sit unsteered beside its sockets; "
+					 "stop that group, choose another port, or switch it to the "
+					 "kernel's hash with: reuselb policy --name %s kernel",
+					 proto_name(proto), g->port, names[i], pids[i], names[i]);
 		return rlb_error(-EEXIST,
-				 "%s port %u is served by reuselb group %s (pid %d): a policy kernel "
-				 "server there would sit unsteered beside its sockets (no "
-				 "connections, or the group's); stop that group, choose another port, or switch it "
-				 "to the kernel's hash with: reuselb policy --name %s kernel",
+				 "%s port %u is served by reuselb group %s (pid %d): a second group "
+				 "there would sit unsteered beside its sockets; stop that group, choose "
+				 "another port, or replace it with: --takeover --name %s",
 				 proto_name(proto), g->port, names[i], pids[i], names[i]);
 	}
 	return 0;
@@ -546,16 +554,15 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		if (err)
 			goto fail;
 	}
+	err = g->predecessor ? 0 : check_port_unserved(g, &sn);
+	if (err)
+		goto fail;
 	if (opts->policy != RLB_POLICY_KERNEL) {
 		err = check_features(g);
 		if (!err)
 			err = load_program(g);
 		if (!err)
 			err = init_maps(g, &sn);
-		if (err)
-			goto fail;
-	} else {
-		err = check_port_unserved(g, &sn);
 		if (err)
 			goto fail;
 	}
