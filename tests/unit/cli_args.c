@@ -360,7 +360,7 @@ static void test_help(void)
 
 	rlbt_for_each_case(i, cmds)
 	{
-		const char *const args[] = { names[i], "--help", NULL };
+		const char *const args[MAX_ARGS] = { names[i], "--help" };
 
 		run(cmds[i], args, &c);
 		CHECK(c.status == 0 && c.err[0] == '\0', "%s --help: exit %d, stderr %s", names[i],

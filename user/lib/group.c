@@ -108,7 +108,7 @@ static int load_program(struct rlb_group *g)
 	err = steer_bpf__load(skel);
 	if (err && (err == -EPERM || err == -EACCES) && rlb_missing_caps()[0]) {
 		/* short of capabilities, the verifier's complaints are only the symptom */
-		err = rlb_bpf_error(err, "cannot load the steering program");
+		err = rlb_group_priv_error(err, "cannot load the steering program", g->opts.pin);
 	} else if (err) {
 		rlb_keep_verifier_log(log);
 		err = rlb_error(err, "the kernel rejected the steering program: %s%s",
@@ -341,6 +341,9 @@ static int check_features(struct rlb_group *g)
 {
 	int err = rlb_probe(&g->features);
 
+	if (err == -EPERM || err == -EACCES)
+		return rlb_group_priv_error(err, "cannot probe the kernel's BPF features",
+					    g->opts.pin);
 	if (err)
 		return err;
 	if (!g->features.sk_reuseport)

@@ -90,6 +90,13 @@ void rlb_keep_verifier_log(const char *log);
 /* " (missing CAP_BPF, CAP_PERFMON)" or "" when the process has what BPF needs. */
 const char *rlb_missing_caps(void);
 
+/*
+ * An error of opening a group with a steering policy: on EPERM or EACCES, names in one line
+ * everything the process lacks (capabilities, and write access to bpffs when it pins) and the
+ * policy that needs none. Returns err.
+ */
+int rlb_group_priv_error(int err, const char *what, bool pins);
+
 int rlb_check_name(const char *name);
 /* The pid that serves the group (-1 if it cannot be told), or 0 when nobody does. */
 int rlb_group_live(const char *name);
