@@ -95,9 +95,11 @@ int rlb_group_priv_error(int err, const char *what, bool pins)
 	if (!n)
 		return rlb_error(err, "%s: %s", what, strerror(-err));
 	list[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		off += snprintf(list + off, off < sizeof(list) ? sizeof(list) - off : 0, "%s%s",
-				i == 0 ? "" : i == n - 1 ? " and " : ", ", names[i]);
+	for (size_t i = 0; i < n && off < sizeof(list); i++) {
+		const char *sep = i == n - 1 ? " and " : ", ";
+
+		off += snprintf(list + off, sizeof(list) - off, "%s%s", i ? sep : "", names[i]);
+	}
 	/* "as well" when it holds some of what is needed: the rest is not all of it */
 	return rlb_error(err,
 			 "%s: %s: run as root, or grant %s%s, or use --policy kernel, which needs "
