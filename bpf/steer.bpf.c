@@ -23,6 +23,11 @@ struct {
 	__type(value, __u32);
 } custom SEC(".maps");
 
+/* Every map the list in reuselb/abi.h names is defined, under that name. */
+#define RLB_MAP_DEFINED(id, name) _Static_assert(sizeof(name) > 0, "map " #name);
+RLB_MAPS(RLB_MAP_DEFINED)
+#undef RLB_MAP_DEFINED
+
 /* Next turn of round-robin and weighted; shared by all CPUs, hence the atomic add. */
 __u64 rr_cursor;
 
@@ -106,6 +111,13 @@ static __always_inline __u32 on_this_cpu(struct sk_reuseport_md *md, const struc
 /*
  * The worker a CID names. A CID of a draining generation is taken to its own socket at once
  * (*done); an unknown or dead one is hashed.
+ *
+ * The one policy that may place the packet itself instead of returning a worker for
+ * rlb_select(): a worker is an offset in the serving generation, and rlb_select() only ever
+ * picks within it, while a CID minted by the old instance of a rolling restart names a slot of
+ * the other generation. Sending that packet to the serving generation would break the QUIC
+ * connection, so the slot is selected here (rlb_select_slot, which counts it) and choose()
+ * tells its caller so through *done.
  */
 static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb_config *cfg,
 				    __u32 nr, int *done)

@@ -14,6 +14,12 @@
 #define RLB_MAX_SLOTS (2 * RLB_MAX_WORKERS)
 /* stats index that counts connections no worker took: the kernel's hash decided. */
 #define RLB_STATS_UNSTEERED RLB_MAX_SLOTS
+/*
+ * stats index written by the group's owner, not the program: its "steered" counts UDP flows
+ * that the flows table evicted before their timeout (it was too small for the load).
+ */
+#define RLB_STATS_EVICTED (RLB_MAX_SLOTS + 1)
+#define RLB_STATS_ENTRIES (RLB_MAX_SLOTS + 2)
 #define RLB_WEIGHT_MAX 1000
 #define RLB_WEIGHT_DEFAULT 100
 /* "No worker" in the lookup tables (weighted, maglev, cpus). */
@@ -23,8 +29,13 @@
 /* Entries of one half of the Maglev table: a prime well above RLB_MAX_WORKERS. */
 #define RLB_MAGLEV_SIZE 16381
 #define RLB_MAX_CPUS 1024
-/* UDP flows remembered by the program (LRU: the oldest go first). */
+/*
+ * UDP flows remembered by the program (LRU: the oldest go first): the size of the flows map
+ * as built; the owner sets its own (serve --flow-table) before loading, within the limits.
+ */
 #define RLB_MAX_FLOWS 65536
+#define RLB_FLOW_TABLE_MIN 64
+#define RLB_FLOW_TABLE_MAX 4194304 /* 2^22: some 400 MiB of kernel memory */
 #define RLB_FLOW_TIMEOUT_DEFAULT 30
 
 enum rlb_policy {
@@ -39,6 +50,33 @@ enum rlb_policy {
 	RLB_POLICY_CPU = 8,	   /* the worker pinned to the CPU the program runs on */
 	RLB_POLICY_QUIC_CID = 9,   /* the worker named in a QUIC destination connection ID */
 	RLB_POLICY__COUNT,
+};
+
+/*
+ * The maps of a group, X(ID, name): each is pinned under its name (RLB_PIN_ROOT/<group>/name,
+ * bpffs refuses a '.'), opened by the CLI, and shared by a taking-over instance and by users'
+ * own policies. The definitions are in reuselb/policy.bpf.h ("custom" in bpf/steer.bpf.c),
+ * under these names: a name listed here and not defined fails the BPF build, a map defined and
+ * not listed is refused when the group loads its program.
+ */
+#define RLB_MAPS(X)                                                                                \
+	X(CONFIG, config)                                                                          \
+	X(SOCKS, socks)                                                                            \
+	X(WORKERS, workers)                                                                        \
+	X(LOAD, load)                                                                              \
+	X(STATS, stats)                                                                            \
+	X(WEIGHTED, weighted)                                                                      \
+	X(MAGLEV, maglev)                                                                          \
+	X(CPUS, cpus)                                                                              \
+	X(FLOWS, flows)                                                                            \
+	X(CUSTOM, custom)
+
+/* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
+enum rlb_map {
+#define RLB_MAP_ENUM(id, name) RLB_MAP_##id,
+	RLB_MAPS(RLB_MAP_ENUM)
+#undef RLB_MAP_ENUM
+	RLB_MAP__COUNT,
 };
 
 enum rlb_worker_state {
@@ -105,8 +143,8 @@ struct rlb_load {
 _Static_assert(sizeof(struct rlb_load) == 64, "BPF ABI: struct rlb_load");
 
 /*
- * Map "stats", per-CPU, key = slot, plus RLB_STATS_UNSTEERED. Written by the program only;
- * userspace sums the CPUs.
+ * Map "stats", per-CPU, key = slot, plus RLB_STATS_UNSTEERED. Written by the program (and
+ * RLB_STATS_EVICTED by the owner); userspace sums the CPUs.
  */
 struct rlb_stats {
 	__u64 steered;	/* connections (datagrams) the program gave to this slot */
@@ -128,9 +166,15 @@ _Static_assert(sizeof(struct rlb_cpu) == 4, "BPF ABI: struct rlb_cpu");
  */
 struct rlb_flow_slot {
 	__u32 slot;
-	__u32 pad;
+	/*
+	 * bpf_ktime_get_ns() >> RLB_FLOW_BORN_SHIFT when the entry was made (about ms, wrapping
+	 * after 52 days): an entry made anew, where the owner's last look saw an older one of
+	 * the same flow, tells that the older one was evicted.
+	 */
+	__u32 born;
 	__u64 seen_ns; /* bpf_ktime_get_ns() of the flow's last datagram */
 };
+#define RLB_FLOW_BORN_SHIFT 20
 _Static_assert(sizeof(struct rlb_flow_slot) == 16, "BPF ABI: struct rlb_flow_slot");
 
 #endif

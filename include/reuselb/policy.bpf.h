@@ -36,6 +36,11 @@
 #include <reuselb/abi.h>
 #include <reuselb/hash.h>
 
+/*
+ * The group's maps, each under its name in RLB_MAPS (reuselb/abi.h): a user's policy that
+ * defines no map of its own shares exactly these (and "custom" lives in bpf/steer.bpf.c).
+ */
+
 /* Key 0: struct rlb_config. Written by userspace and bpftool, read by the program. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -69,10 +74,13 @@ struct {
 	__type(value, struct rlb_load);
 } load SEC(".maps");
 
-/* Key slot, or RLB_STATS_UNSTEERED: struct rlb_stats per CPU. Written by the program. */
+/*
+ * Key slot, or RLB_STATS_UNSTEERED: struct rlb_stats per CPU. Written by the program;
+ * RLB_STATS_EVICTED by the owner.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RLB_MAX_SLOTS + 1);
+	__uint(max_entries, RLB_STATS_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct rlb_stats);
 } stats SEC(".maps");
@@ -104,7 +112,10 @@ struct {
 	__type(value, struct rlb_cpu);
 } cpus SEC(".maps");
 
-/* Key struct rlb_flow: struct rlb_flow_slot. Written by the program for UDP flows. */
+/*
+ * Key struct rlb_flow: struct rlb_flow_slot. Written by the program for UDP flows; the owner
+ * sizes it (serve --flow-table) and reads it to count flows evicted before their timeout.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, RLB_MAX_FLOWS);
@@ -314,6 +325,7 @@ static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
 
 	if (fs.slot != RLB_NONE && rlb_tracks_flow(md, &flow)) {
 		fs.seen_ns = bpf_ktime_get_ns();
+		fs.born = fs.seen_ns >> RLB_FLOW_BORN_SHIFT;
 		bpf_map_update_elem(&flows, &flow, &fs, BPF_ANY);
 	}
 	return SK_PASS;

@@ -7,7 +7,9 @@
 #ifndef REUSELB_H
 #define REUSELB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <reuselb/abi.h>
 #include <reuselb/cid.h>
@@ -16,7 +18,11 @@
 extern "C" {
 #endif
 
-/* Pins of a serving group: RLB_PIN_ROOT/<name>/{config,socks,workers,load,stats,steer}. */
+/*
+ * Pins of a serving group, RLB_PIN_ROOT/<name>/: the maps of RLB_MAPS (reuselb/abi.h) under
+ * their names, config, socks, workers, load, stats, weighted, maglev, cpus, flows and custom;
+ * the program, steer; and ctl_lock, a directory whose flock is the group's control lock.
+ */
 #define RLB_PIN_ROOT "/sys/fs/bpf/reuselb"
 #define RLB_NAME_MAX 64
 
@@ -30,11 +36,15 @@ struct rlb_group_opts {
 	unsigned int nr_workers; /* 1 .. RLB_MAX_WORKERS */
 	enum rlb_policy policy;	 /* RLB_POLICY_KERNEL loads no BPF at all */
 	int backlog;		 /* listen() backlog; 0 means SOMAXCONN */
-	bool verbose;		 /* show libbpf's own messages on stderr */
 	bool pin;		 /* pin maps and program for the CLI and bpftool; lock the name */
 	const char *name;	 /* group name for the pins; NULL means tcp-PORT or udp-PORT */
 	bool takeover;		 /* join the live group of that name and take it over */
 	unsigned int flow_timeout; /* UDP: seconds a flow stays on its socket; 0 means 30 */
+	/*
+	 * UDP: flows the program remembers (RLB_FLOW_TABLE_MIN .. RLB_FLOW_TABLE_MAX); 0 means
+	 * RLB_MAX_FLOWS, or for a takeover the live table's size (another is refused).
+	 */
+	unsigned int flow_table;
 };
 
 /*
@@ -89,6 +99,16 @@ int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu
 const char *rlb_group_name(const struct rlb_group *g);
 
 /*
+ * The rule for a group's name, which names its pins: 1 to RLB_NAME_MAX letters, digits, '.',
+ * '_' or '-', not starting with '.'.
+ */
+bool rlb_name_valid(const char *name);
+/* The name of a group opened without opts.name: "tcp-PORT" or "udp-PORT", into buf. */
+void rlb_default_name(bool udp, uint16_t port, char *buf, size_t len);
+/* The pid that serves the group of that name: 0 if nobody does, -1 if it cannot be told. */
+int rlb_group_owner(const char *name);
+
+/*
  * Control of a group's steering, in process (rlb_group_ctl) or from outside through the pins
  * (rlb_ctl_open): the same calls serve the server, the CLI and any other user.
  */
@@ -104,6 +124,13 @@ struct rlb_group_stats {
 	unsigned int nr_workers;
 	unsigned int base;
 	uint64_t unsteered; /* connections no worker could take: the kernel's hash decided */
+	/*
+	 * UDP groups (else 0): the size of the flows table, and the flows it evicted before
+	 * their timeout, counted by the owner once a second (a lower bound): more than 0 says
+	 * the table is too small for the rate of new flows.
+	 */
+	unsigned int flow_table;
+	uint64_t flows_evicted;
 	struct rlb_worker_stats workers[RLB_MAX_WORKERS];
 };
 
@@ -127,6 +154,12 @@ int rlb_ctl_set_draining(struct rlb_ctl *ctl, unsigned int worker, bool draining
  * the group is untouched and rlb_verifier_log() holds the log.
  */
 int rlb_ctl_load_policy(struct rlb_ctl *ctl, const char *path);
+/*
+ * After a successful rlb_ctl_load_policy: "" when every return of the policy was already
+ * SK_PASS, else one line saying that the returns that might not be (which would drop) were
+ * made SK_PASS. Steering never drops, whatever a policy returns.
+ */
+const char *rlb_policy_notice(void);
 /* Removes the user's policy: the built-in one steers again. */
 int rlb_ctl_unload_policy(struct rlb_ctl *ctl);
 /* "custom:NAME" while a user's policy is installed, else the built-in policy's name. */
@@ -158,17 +191,56 @@ int rlb_probe(struct rlb_features *out);
 /* "kernel features: uses a b; missing c" into buf. */
 const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t len);
 
+/* What a built-in policy needs besides the group itself (struct rlb_policy_info.needs). */
+enum rlb_policy_needs {
+	RLB_NEEDS_BPF = 1u << 0,	    /* a steering program: sk_reuseport (all but kernel) */
+	RLB_NEEDS_MMAPABLE = 1u << 1,	    /* workers report their load through an mmapped map */
+	RLB_NEEDS_PINNED_THREADS = 1u << 2, /* the server pins worker i's thread to a CPU */
+	RLB_NEEDS_UDP = 1u << 3,	    /* means something for datagrams only */
+};
+
+/* One built-in policy: the name users type, one line of help, enum rlb_policy_needs. */
+struct rlb_policy_info {
+	const char *name;
+	const char *help;
+	unsigned int needs;
+};
+
+/* The row of a policy, or NULL for a value that is none. */
+const struct rlb_policy_info *rlb_policy_info(enum rlb_policy policy);
 /* Policy names as users type them ("round-robin") to and from the enum. */
 int rlb_policy_parse(const char *name, enum rlb_policy *out);
 const char *rlb_policy_name(enum rlb_policy policy);
 /* All names, comma-separated, for usage and error messages. */
 const char *rlb_policy_names(void);
+/*
+ * Whether a kernel (or a group made on it) with features f can run the policy: 0, or
+ * -EOPNOTSUPP with a message naming what is missing (and group, when not NULL).
+ */
+int rlb_policy_check(enum rlb_policy policy, const struct rlb_features *f, const char *group);
+/* The policies f cannot run, comma-separated into buf; returns how many. */
+int rlb_policies_missing(const struct rlb_features *f, char *buf, size_t len);
 
 /* One line about the last failure in this thread. */
 const char *rlb_last_error(void);
 
 /* The verifier's log when the last rlb_group_open failed to load the program, else "". */
 const char *rlb_verifier_log(void);
+
+/*
+ * Where libbpf's own messages go while the library opens, probes and loads programs. The
+ * library never installs a libbpf print function by itself: the application calls this once,
+ * at start (libbpf has one print function per process, so this sets it for the whole
+ * process), e.g. with a function that prints under -v and drops the rest. NULL drops all.
+ * Without a call, libbpf's own default (warnings on stderr) stays.
+ */
+enum rlb_log_level {
+	RLB_LOG_WARN,
+	RLB_LOG_INFO,
+	RLB_LOG_DEBUG,
+};
+typedef int (*rlb_log_fn)(enum rlb_log_level level, const char *fmt, va_list ap);
+void rlb_set_log(rlb_log_fn fn);
 
 #ifdef __cplusplus
 }

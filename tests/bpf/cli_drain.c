@@ -206,61 +206,73 @@ static int cli_worker(const char *cmd, uint16_t port, const char *worker, struct
 	return r->status;
 }
 
-int main(void)
-{
-	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p",	"0",
-					    "-w",    "4",  "--mode",	"http", NULL };
-	static struct cli_run r, before;
-	long accepted_k, accepted_others = 0, n;
-	int kept = -1, fds[2 * NR_WORKERS], nr_fds = 0, answered_by_k = 0, failed = 0, id;
+/* What the steps share: the server, the kept connection, the counts before the drain. */
+struct drain {
 	struct rlbt_server s;
-	char state[32], num[16];
-	int err, status;
+	struct cli_run r, before;
+	int kept;
+	long accepted_k, accepted_others;
+};
 
-	rlbt_require_root();
-	signal(SIGPIPE, SIG_IGN);
-	err = rlbt_serve_start(argv, &s);
-	if (!CHECK(!err, "serve --mode http did not start: %s", strerror(-err)))
-		return rlbt_finish();
+/* 1. A keep-alive connection to worker DRAINED. */
+static bool keep_one(void *ctx)
+{
+	struct drain *d = ctx;
+	int fds[2 * NR_WORKERS], nr_fds = 0, id;
 
-	/* 1. A keep-alive connection to worker DRAINED. */
-	for (int i = 0; i < 2 * NR_WORKERS && kept < 0; i++) {
-		int fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
+	for (int i = 0; i < 2 * NR_WORKERS && d->kept < 0; i++) {
+		int fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", d->s.port);
 
 		if (!CHECK(fd >= 0, "connect: %s", strerror(-fd)))
 			break;
 		id = get(fd, true);
 		CHECK(id >= 0 && id < NR_WORKERS, "keep-alive GET: %d", id);
 		if (id == DRAINED)
-			kept = fd;
+			d->kept = fd;
 		else
 			fds[nr_fds++] = fd;
 	}
 	for (int i = 0; i < nr_fds; i++)
 		close(fds[i]);
-	if (!CHECK(kept >= 0, "no connection reached worker %d in %d tries", DRAINED,
-		   2 * NR_WORKERS))
-		goto stop;
+	return CHECK(d->kept >= 0, "no connection reached worker %d in %d tries", DRAINED,
+		     2 * NR_WORKERS);
+}
 
-	/* 2. Drain it. */
+/* 2. Drain it. */
+static bool drain_it(void *ctx)
+{
+	struct drain *d = ctx;
+	char state[32], num[16];
+	int status;
+	long n;
+
 	snprintf(num, sizeof(num), "%d", DRAINED);
-	status = cli_worker("drain", s.port, num, &r);
-	CHECK(status == 0 && r.err_len == 0, "drain %d: exit %d: %s", DRAINED, status, r.err);
-	CHECK(strstr(r.out, "draining") != NULL, "drain printed: %s", r.out);
-	if (!stats(s.port, &before))
-		goto stop;
-	CHECK(json_state(before.out, DRAINED, state, sizeof(state)) && !strcmp(state, "draining"),
-	      "stats shows worker %d as \"%s\": %s", DRAINED, state, before.out);
-	n = json_number(before.out, DRAINED, "active");
+	status = cli_worker("drain", d->s.port, num, &d->r);
+	CHECK(status == 0 && d->r.err_len == 0, "drain %d: exit %d: %s", DRAINED, status, d->r.err);
+	CHECK(strstr(d->r.out, "draining") != NULL, "drain printed: %s", d->r.out);
+	if (!stats(d->s.port, &d->before))
+		return false;
+	CHECK(json_state(d->before.out, DRAINED, state, sizeof(state)) &&
+		      !strcmp(state, "draining"),
+	      "stats shows worker %d as \"%s\": %s", DRAINED, state, d->before.out);
+	n = json_number(d->before.out, DRAINED, "active");
 	CHECK(n == 1, "worker %d has %ld connections active, want 1 (the kept one)", DRAINED, n);
-	accepted_k = json_number(before.out, DRAINED, "accepted");
+	d->accepted_k = json_number(d->before.out, DRAINED, "accepted");
 	for (unsigned int w = 0; w < NR_WORKERS; w++)
 		if (w != DRAINED)
-			accepted_others += json_number(before.out, w, "accepted");
+			d->accepted_others += json_number(d->before.out, w, "accepted");
+	return true;
+}
 
-	/* 3. New connections avoid it. */
+/* 3. New connections avoid it. */
+static bool new_avoid_it(void *ctx)
+{
+	struct drain *d = ctx;
+	int answered_by_k = 0, failed = 0, id;
+	long n;
+
 	for (int i = 0; i < NEW_CONNS; i++) {
-		int fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
+		int fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", d->s.port);
 
 		id = fd >= 0 ? get(fd, false) : fd;
 		if (fd >= 0)
@@ -271,79 +283,109 @@ int main(void)
 	CHECK(failed == 0, "%d of %d new connections failed", failed, NEW_CONNS);
 	CHECK(answered_by_k == 0, "%d of %d new connections answered by the draining worker %d",
 	      answered_by_k, NEW_CONNS, DRAINED);
-	if (stats(s.port, &r)) {
+	if (stats(d->s.port, &d->r)) {
 		long others = 0;
 
-		n = json_number(r.out, DRAINED, "accepted");
-		CHECK(n == accepted_k, "the draining worker's accepted went from %ld to %ld",
-		      accepted_k, n);
+		n = json_number(d->r.out, DRAINED, "accepted");
+		CHECK(n == d->accepted_k, "the draining worker's accepted went from %ld to %ld",
+		      d->accepted_k, n);
 		for (unsigned int w = 0; w < NR_WORKERS; w++)
 			if (w != DRAINED)
-				others += json_number(r.out, w, "accepted");
-		CHECK(others == accepted_others + NEW_CONNS,
-		      "the other workers accepted %ld, want %ld", others - accepted_others,
+				others += json_number(d->r.out, w, "accepted");
+		CHECK(others == d->accepted_others + NEW_CONNS,
+		      "the other workers accepted %ld, want %ld", others - d->accepted_others,
 		      (long)NEW_CONNS);
 	}
+	return true;
+}
 
-	/* 4. The kept connection is still served, by the same worker. */
+/* 4. The kept connection is still served, by the same worker. */
+static bool kept_served(void *ctx)
+{
+	struct drain *d = ctx;
+
 	for (int i = 0; i < 3; i++) {
-		id = get(kept, true);
+		int id = get(d->kept, true);
+
 		CHECK(id == DRAINED, "request %d on the kept connection: %d, want worker %d", i, id,
 		      DRAINED);
 	}
+	return true;
+}
 
-	/* 5. Not the last live worker. */
+/* 5. Not the last live worker. */
+static bool not_the_last(void *ctx)
+{
+	struct drain *d = ctx;
+	char state[32], num[16];
+	int status;
+
 	for (unsigned int w = 0; w < NR_WORKERS - 1; w++) {
 		if (w == DRAINED)
 			continue;
 		snprintf(num, sizeof(num), "%u", w);
-		status = cli_worker("drain", s.port, num, &r);
-		CHECK(status == 0, "drain %u: exit %d: %s", w, status, r.err);
+		status = cli_worker("drain", d->s.port, num, &d->r);
+		CHECK(status == 0, "drain %u: exit %d: %s", w, status, d->r.err);
 	}
 	snprintf(num, sizeof(num), "%d", NR_WORKERS - 1);
-	status = cli_worker("drain", s.port, num, &r);
-	CHECK(status == 1 && count_lines(r.err) == 1 && strstr(r.err, "last live worker") &&
-		      !strncmp(r.err, "reuselb drain: ", 15),
-	      "drain of the last live worker: exit %d, stderr: %s", status, r.err);
-	if (stats(s.port, &r))
-		CHECK(json_state(r.out, NR_WORKERS - 1, state, sizeof(state)) &&
+	status = cli_worker("drain", d->s.port, num, &d->r);
+	CHECK(status == 1 && count_lines(d->r.err) == 1 && strstr(d->r.err, "last live worker") &&
+		      !strncmp(d->r.err, "reuselb drain: ", 15),
+	      "drain of the last live worker: exit %d, stderr: %s", status, d->r.err);
+	if (stats(d->s.port, &d->r))
+		CHECK(json_state(d->r.out, NR_WORKERS - 1, state, sizeof(state)) &&
 			      !strcmp(state, "live"),
 		      "the last live worker is \"%s\" after the refused drain", state);
+	return true;
+}
 
-	/* 6. Out of range, and a repeated option: nothing changes. */
-	if (stats(s.port, &before)) {
-		static const char *const bad[] = { "4", "64", "4294967295" };
-		const char *const twice[] = { "drain", "-p", num, "-p", num, "0", NULL };
+/* 6. Out of range, and a repeated option: nothing changes. */
+static bool refused(void *ctx)
+{
+	static const char *const bad[] = { "4", "64", "4294967295" };
+	struct drain *d = ctx;
+	char num[16];
+	const char *const twice[] = { "drain", "-p", num, "-p", num, "0", NULL };
+	int status;
 
-		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			for (int undrain = 0; undrain < 2; undrain++) {
-				const char *cmd = undrain ? "undrain" : "drain";
+	if (!stats(d->s.port, &d->before))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		for (int undrain = 0; undrain < 2; undrain++) {
+			const char *cmd = undrain ? "undrain" : "drain";
 
-				status = cli_worker(cmd, s.port, bad[i], &r);
-				CHECK(status == 2 && count_lines(r.err) == 1 &&
-					      strstr(r.err, "out of range") && r.out_len == 0,
-				      "%s %s: exit %d, stderr: %s", cmd, bad[i], status, r.err);
-			}
+			status = cli_worker(cmd, d->s.port, bad[i], &d->r);
+			CHECK(status == 2 && count_lines(d->r.err) == 1 &&
+				      strstr(d->r.err, "out of range") && d->r.out_len == 0,
+			      "%s %s: exit %d, stderr: %s", cmd, bad[i], status, d->r.err);
 		}
-		snprintf(num, sizeof(num), "%u", s.port);
-		run_cli(&r, twice);
-		CHECK(r.status == 2 && count_lines(r.err) == 1 && strstr(r.err, "more than once"),
-		      "drain -p twice: exit %d, stderr: %s", r.status, r.err);
-		if (stats(s.port, &r))
-			CHECK(!strcmp(r.out, before.out), "refused commands changed stats:\n%s%s",
-			      before.out, r.out);
 	}
+	snprintf(num, sizeof(num), "%u", d->s.port);
+	run_cli(&d->r, twice);
+	CHECK(d->r.status == 2 && count_lines(d->r.err) == 1 && strstr(d->r.err, "more than once"),
+	      "drain -p twice: exit %d, stderr: %s", d->r.status, d->r.err);
+	if (stats(d->s.port, &d->r))
+		CHECK(!strcmp(d->r.out, d->before.out), "refused commands changed stats:\n%s%s",
+		      d->before.out, d->r.out);
+	return true;
+}
 
-	/* 7. Back to live. */
+/* 7. Back to live. */
+static bool back_to_live(void *ctx)
+{
+	struct drain *d = ctx;
+	int answered_by_k = 0, status, id;
+	char state[32], num[16];
+	long n;
+
 	for (unsigned int w = 0; w < NR_WORKERS; w++) {
 		snprintf(num, sizeof(num), "%u", w);
-		status = cli_worker("undrain", s.port, num, &r);
-		CHECK(status == 0 && strstr(r.out, "live"), "undrain %u: exit %d: %s", w, status,
-		      r.err);
+		status = cli_worker("undrain", d->s.port, num, &d->r);
+		CHECK(status == 0 && strstr(d->r.out, "live"), "undrain %u: exit %d: %s", w, status,
+		      d->r.err);
 	}
-	answered_by_k = 0;
 	for (int i = 0; i < NR_WORKERS; i++) {
-		int fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", s.port);
+		int fd = rlbt_connect(AF_INET, NULL, 0, "127.0.0.1", d->s.port);
 
 		id = fd >= 0 ? get(fd, false) : fd;
 		if (fd >= 0)
@@ -352,21 +394,48 @@ int main(void)
 	}
 	CHECK(answered_by_k == 1, "after undrain, worker %d answered %d of %d connections, want 1",
 	      DRAINED, answered_by_k, NR_WORKERS);
-	if (stats(s.port, &r)) {
+	if (stats(d->s.port, &d->r)) {
 		for (unsigned int w = 0; w < NR_WORKERS; w++) {
-			CHECK(json_state(r.out, w, state, sizeof(state)) && !strcmp(state, "live"),
+			CHECK(json_state(d->r.out, w, state, sizeof(state)) &&
+				      !strcmp(state, "live"),
 			      "worker %u is \"%s\" after undrain", w, state);
 		}
-		n = json_number(r.out, DRAINED, "accepted");
-		CHECK(n == accepted_k + 1, "after undrain, worker %d accepted %ld, want %ld",
-		      DRAINED, n, accepted_k + 1);
+		n = json_number(d->r.out, DRAINED, "accepted");
+		CHECK(n == d->accepted_k + 1, "after undrain, worker %d accepted %ld, want %ld",
+		      DRAINED, n, d->accepted_k + 1);
 	}
+	return true;
+}
 
-stop:
-	if (kept >= 0)
-		close(kept);
-	status = rlbt_serve_stop(&s);
+/* The steps of the comment on top, in its order; a failed check names its step. */
+static const struct rlbt_case steps[] = {
+	{ "a keep-alive connection to the worker to drain", keep_one },
+	{ "drain it", drain_it },
+	{ "new connections avoid it", new_avoid_it },
+	{ "the kept connection is still served by it", kept_served },
+	{ "the last live worker cannot be drained", not_the_last },
+	{ "out of range and repeated options change nothing", refused },
+	{ "undrain: back to live", back_to_live },
+};
+
+int main(void)
+{
+	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p",	"0",
+					    "-w",    "4",  "--mode",	"http", NULL };
+	/* static: two command outputs of 32 KiB each are large for the stack */
+	static struct drain d = { .kept = -1 };
+	int err, status;
+
+	rlbt_require_root();
+	signal(SIGPIPE, SIG_IGN);
+	err = rlbt_serve_start(argv, &d.s);
+	if (!CHECK(!err, "serve --mode http did not start: %s", strerror(-err)))
+		return rlbt_finish();
+	rlbt_run_cases(steps, ARRAY_SIZE(steps), &d);
+	if (d.kept >= 0)
+		close(d.kept);
+	status = rlbt_serve_stop(&d.s);
 	CHECK(status == 0, "serve exited with %d", status);
-	rlbt_serve_free(&s);
+	rlbt_serve_free(&d.s);
 	return rlbt_finish();
 }

@@ -34,27 +34,23 @@ static int expected(int *cursor)
 
 int main(void)
 {
-	int counts[NR_WORKERS] = {}, want[NR_WORKERS] = {}, start = -1, bad = 0, err, cursor;
+	int counts[NR_WORKERS] = {}, want[NR_WORKERS] = {}, bad = 0, err, cursor;
 	int total[NR_WORKERS] = {};
 	struct rlb_group_stats st;
 	struct rlb_group *g = NULL;
+	struct rlbt_turns t;
 
 	rlbt_require_root();
 	if (!CHECK(!rlbt_group_open("127.0.0.1", RLB_POLICY_ROUND_ROBIN, NR_WORKERS, &g),
 		   "cannot open the group"))
 		goto out;
 
-	for (int i = 0; i < NR_BEFORE; i++) {
-		int w = rlbt_steer(g, AF_INET, NULL, 0, "127.0.0.1");
-
-		if (!CHECK(w >= 0, "connection %d reached no single worker", i))
-			goto out;
-		if (i == 0)
-			start = w;
-		total[w]++;
-		CHECK(w == (start + i) % NR_WORKERS, "connection %d reached worker %d, want %d", i,
-		      w, (start + i) % NR_WORKERS);
-	}
+	err = rlbt_rotation(g, rlbt_steer, AF_INET, NULL, "127.0.0.1", NR_BEFORE, &t);
+	if (!CHECK(err >= 0, "a connection before the close reached no single worker"))
+		goto out;
+	CHECK(!err, "%d of %d connections before the close out of rotation", err, NR_BEFORE);
+	for (int w = 0; w < NR_WORKERS; w++)
+		total[w] = t.counts[w];
 
 	err = rlb_group_close_worker(g, CLOSED);
 	if (!CHECK(!err, "rlb_group_close_worker(%d): %s: %s", CLOSED, strerror(-err),
@@ -63,7 +59,7 @@ int main(void)
 	CHECK(rlb_group_fd(g, CLOSED) == -1, "worker %d still has fd %d", CLOSED,
 	      rlb_group_fd(g, CLOSED));
 
-	cursor = start + NR_BEFORE;
+	cursor = t.next;
 	for (int i = NR_BEFORE; i < NR_BEFORE + NR_AFTER; i++) {
 		int w = rlbt_steer(g, AF_INET, NULL, 0, "127.0.0.1"), e = expected(&cursor);
 

@@ -130,7 +130,7 @@ int main(void)
 	CHECK(run(cmd) == 0, "bpftool map delete failed");
 	CHECK(!unlink(prog), "rm %s: %s", prog, strerror(errno));
 	CHECK(rlbt_policy_is(ctl, "round-robin"), "the pins do not show the built-in policy");
-	bad = rlbt_rotation(g, rlbt_steer_reset, NULL, NR_CONNS, NULL);
+	bad = rlbt_rotation(g, rlbt_steer_reset, AF_INET, NULL, NULL, NR_CONNS, NULL);
 	if (!CHECK(bad >= 0, "a connection after the delete reached no worker"))
 		goto out;
 	CHECK(!bad, "after the delete, %d of %d connections out of the rotation", bad, NR_CONNS);

@@ -99,7 +99,7 @@ int main(void)
 	err = rlb_ctl_unload_policy(ctl);
 	if (!CHECK(!err, "rlb_ctl_unload_policy: %s", rlb_last_error()))
 		goto out;
-	bad = rlbt_rotation(g, rlbt_steer_reset, NULL, 2 * NR_WORKERS, NULL);
+	bad = rlbt_rotation(g, rlbt_steer_reset, AF_INET, NULL, NULL, 2 * NR_WORKERS, NULL);
 	if (!CHECK(bad >= 0, "a connection after the unload reached no single worker"))
 		goto out;
 	CHECK(!bad, "after the unload, %d of %d connections out of the round-robin rotation", bad,

@@ -35,7 +35,7 @@
 /* NR_ROTATE connections to 127.0.0.1 follow the round-robin rotation. */
 static void check_rotation(struct rlb_group *g, const char *when)
 {
-	int bad = rlbt_rotation(g, rlbt_steer_reset, NULL, NR_ROTATE, NULL);
+	int bad = rlbt_rotation(g, rlbt_steer_reset, AF_INET, NULL, NULL, NR_ROTATE, NULL);
 
 	if (CHECK(bad >= 0, "%s: a connection reached no single worker", when))
 		CHECK(!bad, "%s: %d of %d connections out of rotation", when, bad, NR_ROTATE);

@@ -37,16 +37,17 @@
 /* Steers NR_CONNS connections; all in one exact rotation, NR_CONNS / NR_WORKERS each. */
 static void check_rotation(struct rlb_group *g, const char *what)
 {
-	int counts[NR_WORKERS] = {}, off = rlbt_rotation(g, rlbt_steer, NULL, NR_CONNS, counts);
+	struct rlbt_turns t;
+	int off = rlbt_rotation(g, rlbt_steer, AF_INET, NULL, NULL, NR_CONNS, &t);
 
 	if (!CHECK(off >= 0, "%s: a connection reached no single worker", what))
 		return;
 	CHECK(!off, "%s: %d connections out of rotation", what, off);
 	for (int w = 0; w < NR_WORKERS; w++)
-		CHECK(counts[w] == NR_CONNS / NR_WORKERS, "%s: worker %d received %d, want %d",
-		      what, w, counts[w], NR_CONNS / NR_WORKERS);
-	printf("%s: %d connections, %d/%d/%d/%d\n", what, NR_CONNS, counts[0], counts[1], counts[2],
-	       counts[3]);
+		CHECK(t.counts[w] == NR_CONNS / NR_WORKERS, "%s: worker %d received %d, want %d",
+		      what, w, t.counts[w], NR_CONNS / NR_WORKERS);
+	printf("%s: %d connections, %d/%d/%d/%d\n", what, NR_CONNS, t.counts[0], t.counts[1],
+	       t.counts[2], t.counts[3]);
 }
 
 /*

@@ -473,31 +473,31 @@ static void cut(struct tcase *c)
 	c->nr_cuts = n;
 }
 
+/* The kinds of the table on top, each with its share of the connections in percent. */
+static const struct {
+	const char *kind;
+	unsigned int percent;
+	void (*gen)(struct tcase *c);
+} kinds[] = {
+	{ "valid", 25, gen_valid },	 { "truncated", 12, gen_truncated },
+	{ "longbody", 8, gen_longbody }, { "random", 20, gen_random },
+	{ "garbage", 8, gen_garbage },	 { "oversize", 8, gen_oversize },
+	{ "exact", 4, gen_exact },	 { "table", 12, gen_table },
+	{ "empty", 3, gen_empty },
+};
+
 static void gen_http(struct tcase *c)
 {
 	unsigned int r = rlbt_below(100);
+	size_t k = 0;
 
 	c->len = 0;
 	c->nr_want = 0;
 	c->server_closes = false;
-	if (r < 25)
-		gen_valid(c);
-	else if (r < 37)
-		gen_truncated(c);
-	else if (r < 45)
-		gen_longbody(c);
-	else if (r < 65)
-		gen_random(c);
-	else if (r < 73)
-		gen_garbage(c);
-	else if (r < 81)
-		gen_oversize(c);
-	else if (r < 85)
-		gen_exact(c);
-	else if (r < 97)
-		gen_table(c);
-	else
-		gen_empty(c);
+	/* the shares add up to 100 (checked in main): r falls in one of them */
+	while (k < ARRAY_SIZE(kinds) - 1 && r >= kinds[k].percent)
+		r -= kinds[k++].percent;
+	kinds[k].gen(c);
 	cut(c);
 	r = rlbt_below(20);
 	if (r == 0)
@@ -515,6 +515,12 @@ struct reply {
 	size_t len;
 	bool eof, reset, timeout;
 	int send_err;
+};
+
+/* What the steps share: the connection being made and what it read. */
+struct hostile {
+	struct tcase c;
+	struct reply r;
 };
 
 /*
@@ -730,8 +736,10 @@ static void check_alive(const struct rlbt_server *s, struct tcase *c, struct rep
 		check_responses(-1, c, r);
 }
 
-static void hostile_http(struct tcase *c, struct reply *r)
+static bool hostile_http(void *ctx)
 {
+	struct tcase *c = &((struct hostile *)ctx)->c;
+	struct reply *r = &((struct hostile *)ctx)->r;
 	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "2",
 					    "--policy", "round-robin", "--mode", "http", NULL };
 	uint64_t accepted, requests, definite = 0, maybe = 0;
@@ -741,7 +749,7 @@ static void hostile_http(struct tcase *c, struct reply *r)
 
 	err = rlbt_serve_start(argv, &s);
 	if (!CHECK(!err, "serve --mode http did not start: %s", strerror(-err)))
-		return;
+		return true;
 	for (int i = 0; i < NR_HTTP_CONNS && failed < 10; i++) {
 		int fd, n;
 
@@ -794,10 +802,13 @@ static void hostile_http(struct tcase *c, struct reply *r)
 		      requests, definite, maybe);
 	}
 	rlbt_serve_free(&s);
+	return true;
 }
 
-static void hostile_echo(struct tcase *c, struct reply *r)
+static bool hostile_echo(void *ctx)
 {
+	struct tcase *c = &((struct hostile *)ctx)->c;
+	struct reply *r = &((struct hostile *)ctx)->r;
 	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "2",
 					    "--policy", "round-robin", "--mode", "echo", NULL };
 	int failed = 0, status, err, made = 0;
@@ -807,7 +818,7 @@ static void hostile_echo(struct tcase *c, struct reply *r)
 
 	err = rlbt_serve_start(argv, &s);
 	if (!CHECK(!err, "serve --mode echo did not start: %s", strerror(-err)))
-		return;
+		return true;
 	for (int i = 0; i < NR_ECHO_CONNS + 1 && failed < 10; i++) {
 		size_t len = i < NR_ECHO_BIG ? 64 * 1024 + rlbt_below(192 * 1024)
 					     : rlbt_below(MAX_RANDOM + 1);
@@ -856,23 +867,32 @@ static void hostile_echo(struct tcase *c, struct reply *r)
 		CHECK(accepted == (uint64_t)made, "the workers accepted %" PRIu64 ", %d connected",
 		      accepted, made);
 	rlbt_serve_free(&s);
+	return true;
 }
+
+/* The steps of the comment on top: each serves its own mode and stops the server. */
+static const struct rlbt_case steps[] = {
+	{ "hostile HTTP, then a valid request and SIGTERM", hostile_http },
+	{ "hostile echo, then SIGTERM", hostile_echo },
+};
 
 int main(void)
 {
-	struct tcase c = {};
-	struct reply r = {};
+	struct hostile h = {};
+	unsigned int shares = 0;
 
 	rlbt_require_root();
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		shares += kinds[k].percent;
+	if (!CHECK(shares == 100, "the kinds' shares add up to %u%%", shares))
+		return rlbt_finish();
 	rlbt_seed();
 	fflush(stdout);
-	c.data = malloc(MAX_DATA);
-	r.buf = malloc(MAX_IN);
-	if (!CHECK(c.data && r.buf, "out of memory"))
-		return rlbt_finish();
-	hostile_http(&c, &r);
-	hostile_echo(&c, &r);
-	free(c.data);
-	free(r.buf);
+	h.c.data = malloc(MAX_DATA);
+	h.r.buf = malloc(MAX_IN);
+	if (CHECK(h.c.data && h.r.buf, "out of memory"))
+		rlbt_run_cases(steps, ARRAY_SIZE(steps), &h);
+	free(h.c.data);
+	free(h.r.buf);
 	return rlbt_finish();
 }

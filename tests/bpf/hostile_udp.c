@@ -329,8 +329,11 @@ int main(void)
 	arena = malloc(total);
 	if (!CHECK(buf && arena, "out of memory"))
 		return rlbt_finish();
-	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		rlbt_case_begin(policies[i]);
 		run_policy(policies[i], d, arena, buf);
+		rlbt_case_end();
+	}
 	free(arena);
 	free(buf);
 	return rlbt_finish();

@@ -16,33 +16,25 @@
 
 int main(void)
 {
-	int counts[NR_WORKERS] = {}, start = -1, bad = 0;
 	struct rlb_group *g = NULL;
+	struct rlbt_turns t;
+	int bad;
 
 	rlbt_require_root();
 	if (!CHECK(!rlbt_group_open("::1", RLB_POLICY_ROUND_ROBIN, NR_WORKERS, &g),
 		   "cannot open the group on ::1"))
 		goto out;
 
-	for (int i = 0; i < NR_CONNS; i++) {
-		int w = rlbt_steer(g, AF_INET6, NULL, 0, "::1");
-
-		if (!CHECK(w >= 0, "connection %d reached no single worker", i))
-			goto out;
-		if (i == 0)
-			start = w;
-		counts[w]++;
-		if (w != (start + i) % NR_WORKERS && bad++ == 0)
-			fprintf(stderr, "connection %d reached worker %d, want %d\n", i, w,
-				(start + i) % NR_WORKERS);
-	}
+	bad = rlbt_rotation(g, rlbt_steer, AF_INET6, NULL, "::1", NR_CONNS, &t);
+	if (!CHECK(bad >= 0, "a connection reached no single worker"))
+		goto out;
 	for (int w = 0; w < NR_WORKERS; w++)
-		CHECK(counts[w] == NR_CONNS / NR_WORKERS,
-		      "worker %d received %d connections, want %d", w, counts[w],
+		CHECK(t.counts[w] == NR_CONNS / NR_WORKERS,
+		      "worker %d received %d connections, want %d", w, t.counts[w],
 		      NR_CONNS / NR_WORKERS);
 	CHECK(!bad, "%d connections out of rotation", bad);
-	printf("40 connections over ::1: %d/%d/%d/%d\n", counts[0], counts[1], counts[2],
-	       counts[3]);
+	printf("40 connections over ::1: %d/%d/%d/%d\n", t.counts[0], t.counts[1], t.counts[2],
+	       t.counts[3]);
 out:
 	rlb_group_close(g);
 	return rlbt_finish();

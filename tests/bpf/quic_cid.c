@@ -721,6 +721,107 @@ static bool set_draining(unsigned int w, bool on)
 		     rlb_last_error());
 }
 
+/* 1 */
+static bool cids_worker3(void *ctx rlbt_unused)
+{
+	cids_for(SRC_CIDS, 3, 50, "CIDs for worker 3");
+	return true;
+}
+
+/* 2 */
+static bool cids_each(void *ctx rlbt_unused)
+{
+	for (unsigned int w = 0; w < NR_WORKERS; w++)
+		cids_for(SRC_EACH + w, w, 10, "CIDs for each worker");
+	return true;
+}
+
+/* 3 */
+static bool initials_hashed(void *ctx rlbt_unused)
+{
+	initials(SRC_INITIALS, 50, 3, "Initials");
+	return true;
+}
+
+/* 4 */
+static bool table_of_cases(void *ctx rlbt_unused)
+{
+	cases();
+	return true;
+}
+
+/* 5 */
+static bool draining(void *ctx rlbt_unused)
+{
+	if (!set_draining(3, true))
+		return true;
+	cids_for(SRC_DRAIN_CIDS, 3, 20, "CIDs for draining worker 3");
+	initials(SRC_DRAIN_INITIALS, 40, 1, "Initials with worker 3 draining");
+	CHECK(m.fallback[3] > 0, "no Initial hashed to draining worker 3");
+	set_draining(3, false);
+	return true;
+}
+
+/* 6 */
+static bool random_bytes(void *ctx rlbt_unused)
+{
+	random_lengths();
+	return true;
+}
+
+/* 7 */
+static bool fuzz_loop(void *ctx rlbt_unused)
+{
+	fuzz();
+	CHECK(m.sent == m.received && !m.lost && !m.stray,
+	      "sent %ld datagrams, received %ld: %d lost, %d unexpected", m.sent, m.received,
+	      m.lost, m.stray);
+	CHECK(!m.misplaced, "%d of %ld datagrams not where the model says", m.misplaced, m.sent);
+	return true;
+}
+
+/* 8 */
+static bool counters(void *ctx rlbt_unused)
+{
+	struct rlb_group_stats st;
+	uint64_t total = 0;
+	int err;
+
+	err = rlb_ctl_read(rlb_group_ctl(m.g), &st);
+	if (!CHECK(!err, "rlb_ctl_read: %s: %s", strerror(-err), rlb_last_error()))
+		return false;
+	for (int w = 0; w < NR_WORKERS; w++) {
+		total += st.workers[w].steered;
+		CHECK(st.workers[w].steered == m.steered[w] &&
+			  st.workers[w].fallback == m.fallback[w],
+		      "stats of slot %d: steered %llu, fallback %llu; the model says %llu, %llu", w,
+		      (unsigned long long)st.workers[w].steered,
+		      (unsigned long long)st.workers[w].fallback, (unsigned long long)m.steered[w],
+		      (unsigned long long)m.fallback[w]);
+	}
+	CHECK(!st.unsteered && total == (uint64_t)m.sent,
+	      "the program steered %llu and left %llu unsteered of %ld datagrams",
+	      (unsigned long long)total, (unsigned long long)st.unsteered, m.sent);
+	printf("%ld datagrams sent, %ld received, %d misplaced; steered %llu/%llu/%llu/%llu, "
+	       "unsteered %llu\n",
+	       m.sent, m.received, m.misplaced, (unsigned long long)st.workers[0].steered,
+	       (unsigned long long)st.workers[1].steered, (unsigned long long)st.workers[2].steered,
+	       (unsigned long long)st.workers[3].steered, (unsigned long long)st.unsteered);
+	return true;
+}
+
+/* The steps of the comment on top, in its order; a failed check names its step. */
+static const struct rlbt_case steps[] = {
+	{ "short headers with CIDs for worker 3", cids_worker3 },
+	{ "CIDs for each worker", cids_each },
+	{ "v1 Initials, hashed", initials_hashed },
+	{ "the table of header cases", table_of_cases },
+	{ "worker 3 draining", draining },
+	{ "random bytes of every length 0 to 64", random_bytes },
+	{ "fuzz loop, every datagram where the model says", fuzz_loop },
+	{ "the program's counters agree with the model", counters },
+};
+
 int main(void)
 {
 	struct rlb_group_opts opts = {
@@ -729,8 +830,7 @@ int main(void)
 		.nr_workers = NR_WORKERS,
 		.policy = RLB_POLICY_QUIC_CID,
 	};
-	struct rlb_group_stats st;
-	uint64_t seed, total = 0;
+	uint64_t seed;
 	int err, size = RCVBUF;
 
 	rlbt_require_root();
@@ -750,54 +850,7 @@ int main(void)
 		CHECK(!setsockopt(rlb_group_fd(m.g, w), SOL_SOCKET, SO_RCVBUFFORCE, &size,
 				  sizeof(size)),
 		      "SO_RCVBUFFORCE: %s", strerror(errno));
-
-	/* 1 */
-	cids_for(SRC_CIDS, 3, 50, "CIDs for worker 3");
-	/* 2 */
-	for (unsigned int w = 0; w < NR_WORKERS; w++)
-		cids_for(SRC_EACH + w, w, 10, "CIDs for each worker");
-	/* 3 */
-	initials(SRC_INITIALS, 50, 3, "Initials");
-	/* 4 */
-	cases();
-	/* 5 */
-	if (set_draining(3, true)) {
-		cids_for(SRC_DRAIN_CIDS, 3, 20, "CIDs for draining worker 3");
-		initials(SRC_DRAIN_INITIALS, 40, 1, "Initials with worker 3 draining");
-		CHECK(m.fallback[3] > 0, "no Initial hashed to draining worker 3");
-		set_draining(3, false);
-	}
-	/* 6 */
-	random_lengths();
-	/* 7 */
-	fuzz();
-
-	CHECK(m.sent == m.received && !m.lost && !m.stray,
-	      "sent %ld datagrams, received %ld: %d lost, %d unexpected", m.sent, m.received,
-	      m.lost, m.stray);
-	CHECK(!m.misplaced, "%d of %ld datagrams not where the model says", m.misplaced, m.sent);
-
-	/* 8 */
-	err = rlb_ctl_read(rlb_group_ctl(m.g), &st);
-	if (!CHECK(!err, "rlb_ctl_read: %s: %s", strerror(-err), rlb_last_error()))
-		goto out;
-	for (int w = 0; w < NR_WORKERS; w++) {
-		total += st.workers[w].steered;
-		CHECK(st.workers[w].steered == m.steered[w] &&
-			  st.workers[w].fallback == m.fallback[w],
-		      "stats of slot %d: steered %llu, fallback %llu; the model says %llu, %llu", w,
-		      (unsigned long long)st.workers[w].steered,
-		      (unsigned long long)st.workers[w].fallback, (unsigned long long)m.steered[w],
-		      (unsigned long long)m.fallback[w]);
-	}
-	CHECK(!st.unsteered && total == (uint64_t)m.sent,
-	      "the program steered %llu and left %llu unsteered of %ld datagrams",
-	      (unsigned long long)total, (unsigned long long)st.unsteered, m.sent);
-	printf("%ld datagrams sent, %ld received, %d misplaced; steered %llu/%llu/%llu/%llu, "
-	       "unsteered %llu\n",
-	       m.sent, m.received, m.misplaced, (unsigned long long)st.workers[0].steered,
-	       (unsigned long long)st.workers[1].steered, (unsigned long long)st.workers[2].steered,
-	       (unsigned long long)st.workers[3].steered, (unsigned long long)st.unsteered);
+	rlbt_run_cases(steps, ARRAY_SIZE(steps), NULL);
 out:
 	rlb_group_close(m.g);
 	return rlbt_finish();

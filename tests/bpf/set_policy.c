@@ -23,7 +23,7 @@
 /* NR_ROTATE connections from 127.0.0.2 follow the rotation from wherever it stands. */
 static void check_rotation(struct rlb_group *g, const char *when)
 {
-	int bad = rlbt_rotation(g, rlbt_steer, "127.0.0.2", NR_ROTATE, NULL);
+	int bad = rlbt_rotation(g, rlbt_steer, AF_INET, "127.0.0.2", NULL, NR_ROTATE, NULL);
 
 	if (CHECK(bad >= 0, "%s: a connection reached no single worker", when))
 		CHECK(!bad, "%s: %d of %d connections out of rotation", when, bad, NR_ROTATE);

@@ -21,14 +21,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,27 +39,6 @@ struct outcome {
 	int resets, eofs, other, accepted;
 	uint64_t migrated;
 };
-
-/* A network namespace of our own, its loopback up: no sysctl or traffic of the host's. */
-static int private_netns(void)
-{
-	struct ifreq ifr = {};
-	int fd, err = 0;
-
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
-		err = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!err && ioctl(fd, SIOCSIFFLAGS, &ifr))
-		err = -errno;
-	close(fd);
-	return err;
-}
 
 /* Connections waiting in a listener's accept queue. */
 static int queued(int lfd)
@@ -120,7 +96,7 @@ static void run_case(const char *name, struct outcome *out)
 	int err, made = 0;
 
 	memset(out, 0, sizeof(*out));
-	err = private_netns();
+	err = rlbt_private_netns();
 	if (!CHECK(!err, "%s: cannot make a network namespace: %s", name, strerror(-err)))
 		return;
 	if (!CHECK(rlbt_read_sysctl("/proc/sys/net/ipv4/tcp_migrate_req") == 0,

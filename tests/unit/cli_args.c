@@ -11,7 +11,9 @@
  *    nothing on stdout, exactly one line on stderr that starts with "reuselb CMD: " and
  *    (where the case says) names the bad value. These fail before any group is opened, so
  *    the test needs neither root nor a server.
- * 6. --help of each command: exit 0, USAGE and EXAMPLES on stdout, nothing on stderr.
+ *    serve's bad command lines too, on the same parser.
+ * 6. --help of each command (serve's too): exit 0, USAGE and EXAMPLES on stdout, nothing on
+ *    stderr, -h and -v explained, no line wider than 90 columns; every option named.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +49,16 @@ static const struct {
 
 static void test_group_names(void)
 {
+	char buf[RLB_NAME_MAX + 1];
+
+	/* the library's rules, which the CLI and the server call */
+	rlbt_cases += 4;
+	rlb_default_name(false, 8080, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "tcp-8080"), "default name %s", buf);
+	rlb_default_name(true, 53, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "udp-53"), "default name %s", buf);
+	CHECK(rlb_group_owner("../etc") == 0, "owner of a bad name");
+	CHECK(rlb_group_owner("rlb-unit-no-such-group") == 0, "owner of no group");
 	rlbt_for_each_case(i, name_cases)
 	{
 		int err = cli_parse_group_name(name_cases[i].in);
@@ -116,7 +128,7 @@ static void test_show(void)
 /* Runs the target options of a command line through the shared parser. */
 static int parse_target(const char *const *args, struct cli_target *t)
 {
-	static const struct option options[] = {
+	static const struct cli_option options[] = {
 		CLI_TARGET_OPTIONS,
 		{},
 	};
@@ -129,7 +141,7 @@ static int parse_target(const char *const *args, struct cli_target *t)
 		argv[argc] = (char *)args[argc];
 	argv[argc] = NULL;
 	memset(t, 0, sizeof(*t));
-	cli_parser_init(&p, "test", argc, argv, options, ":p:");
+	cli_parser_init(&p, "test", argc, argv, options);
 	while (!(err = cli_next_option(&p, &opt, &val))) {
 		err = cli_target_option(t, &p, opt, val);
 		if (err)
@@ -224,6 +236,54 @@ static int count_lines(const char *s)
 	for (; *s; s++)
 		n += *s == '\n';
 	return n;
+}
+
+/* The longest line of s. */
+static int max_line(const char *s)
+{
+	int n = 0, max = 0;
+
+	for (; *s; s++) {
+		n = *s == '\n' ? 0 : n + 1;
+		max = n > max ? n : max;
+	}
+	return max;
+}
+
+/*
+ * Every option of every command is explained in its --help: the option tables make the
+ * lines, so this holds a table against its own help (the option's name on a line that
+ * starts with it).
+ */
+static void test_help_lists_options(void)
+{
+	static const struct {
+		int (*cmd)(int, char **);
+		const char *name;
+		const char *const options[16];
+	} cases[] = {
+		{ cmd_serve, "serve", { "addr", "port", "workers", "policy", "mode", "udp",
+				        "backlog", "max-conns", "idle-timeout", "name",
+				        "flow-timeout", "metrics", "takeover", "grace" } },
+		{ cmd_stats, "stats", { "port", "udp", "name", "json", "watch", "count" } },
+		{ cmd_list, "list", { "port", "udp", "name", "json" } },
+		{ cmd_probe, "probe", { "json" } },
+	};
+	static struct captured c;
+
+	rlbt_for_each_case(i, cases)
+	{
+		const char *const args[] = { cases[i].name, "--help", NULL };
+
+		run(cases[i].cmd, args, &c);
+		for (int j = 0; cases[i].options[j]; j++) {
+			char line[64];
+
+			snprintf(line, sizeof(line), "--%s", cases[i].options[j]);
+			CHECK(strstr(c.out, line), "%s --help does not explain %s", cases[i].name,
+			      line);
+		}
+	}
 }
 
 #define HUGE "99999999999999999999999999999"
@@ -322,6 +382,26 @@ static const struct {
 	{ cmd_probe, { "probe", "extra" }, "unexpected argument 'extra'" },
 	{ cmd_probe, { "probe", "-p", "80" }, "-p" },
 	{ cmd_probe, { "probe", "--json", "--json" }, "more than once" },
+	/* serve, on the same parser */
+	{ cmd_serve, { "serve" }, "missing --port" },
+	{ cmd_serve, { "serve", "-p" }, "needs a value" },
+	{ cmd_serve, { "serve", "-p", "70000" }, "bad port '70000'" },
+	{ cmd_serve, { "serve", "-p", "0", "-p", "1" }, "more than once" },
+	{ cmd_serve, { "serve", "-p", "0", "extra" }, "unexpected argument 'extra'" },
+	{ cmd_serve, { "serve", "-p", "0", "--bogus" }, "--bogus" },
+	{ cmd_serve, { "serve", "-p", "0", "--takeover=1" }, "takes no value" },
+	{ cmd_serve, { "serve", "-p", "0", "-w", "0" }, "bad --workers '0': give 1 to 64" },
+	{ cmd_serve, { "serve", "-p", "0", "--policy", "nope" }, "unknown policy 'nope'" },
+	{ cmd_serve, { "serve", "-p", "0", "--mode", "ftp" }, "unknown mode 'ftp'" },
+	{ cmd_serve, { "serve", "-p", "0", "--name", "../x" }, "bad group name" },
+	{ cmd_serve, { "serve", "-p", "0", "--metrics", "1.2.3.4" }, "bad --metrics" },
+	{ cmd_serve, { "serve", "-p", "0", "--idle-timeout", "-1" }, "--idle-timeout '-1'" },
+	{ cmd_serve, { "serve", "-p", "0", "--grace", "86401" }, "--grace '86401'" },
+	{ cmd_serve, { "serve", "-p", "0", "--udp" }, "--udp needs --mode" },
+	{ cmd_serve, { "serve", "-p", "0", "--udp", "--mode", "id", "-b", "5" }, "--backlog" },
+	{ cmd_serve, { "serve", "-p", "0", "--flow-timeout", "5" }, "udp only" },
+	{ cmd_serve, { "serve", "-p", "0", "--takeover" }, "--takeover needs the group" },
+	{ cmd_serve, { "serve", "-p", "80", "--takeover", "--policy", "kernel" }, "kernel" },
 };
 
 static void test_usage_errors(void)
@@ -352,10 +432,11 @@ static void test_usage_errors(void)
 
 static void test_help(void)
 {
-	static int (*const cmds[])(int, char **) = { cmd_stats,	  cmd_policy, cmd_weight, cmd_drain,
-						     cmd_undrain, cmd_list,   cmd_probe };
-	static const char *const names[] = { "stats",	"policy", "weight", "drain",
-					     "undrain", "list",	  "probe" };
+	static int (*const cmds[])(int, char **) = { cmd_stats, cmd_policy,  cmd_weight,
+						     cmd_drain, cmd_undrain, cmd_list,
+						     cmd_probe, cmd_serve };
+	static const char *const names[] = { "stats", "policy",	 "weight", "drain",
+					     "undrain", "list", "probe", "serve" };
 	static struct captured c;
 
 	rlbt_for_each_case(i, cmds)
@@ -368,6 +449,10 @@ static void test_help(void)
 		CHECK(strstr(c.out, "Usage: reuselb ") && strstr(c.out, "EXAMPLES:") &&
 			      strstr(c.out, "Exit status:"),
 		      "%s --help lacks Usage, Exit status or EXAMPLES:\n%s", names[i], c.out);
+		CHECK(strstr(c.out, "  -h, --help ") && strstr(c.out, "  -v, --verbose "),
+		      "%s --help does not explain -h and -v:\n%s", names[i], c.out);
+		CHECK(max_line(c.out) <= 90, "%s --help has a line of %d columns", names[i],
+		      max_line(c.out));
 	}
 }
 
@@ -379,5 +464,6 @@ int main(void)
 	test_target();
 	test_usage_errors();
 	test_help();
+	test_help_lists_options();
 	return rlbt_finish();
 }

@@ -2,6 +2,8 @@
 /*
  * Pure userspace parts shared with the program:
  * 1. every policy name parses to its enum and back; unknown, empty and near-miss names fail;
+ *    the policy table has a row (name, help, needs) for every enum value, and its needs decide
+ *    which features a policy is refused without;
  * 2. the ABI: struct sizes and enum values that pinned maps and bpftool users depend on;
  * 3. the hash: fixed vectors (so a change of the function is a visible decision), v4 and v6
  *    keys differ, source-ip ignores ports and destination;
@@ -27,6 +29,43 @@ static void test_names(void)
 		CHECK(rlb_policy_parse(bad[i], &p) == -EINVAL, "'%s' parsed", bad[i]);
 	CHECK(strstr(rlb_last_error(), "choose one of"), "error: %s", rlb_last_error());
 	CHECK(strcmp(rlb_policy_name(RLB_POLICY__COUNT), "unknown") == 0, "out of range name");
+}
+
+/* The policy table has a whole row for every enum value, and its needs decide the checks. */
+static void test_table(void)
+{
+	struct rlb_features all = { .sk_reuseport = true, .mmapable = true }, f;
+	char buf[128];
+
+	for (int i = 0; i < RLB_POLICY__COUNT; i++) {
+		const struct rlb_policy_info *info = rlb_policy_info(i);
+
+		if (!CHECK(info && info->name && info->name[0] && info->help && info->help[0],
+			   "policy %d has no row, name or help", i))
+			continue;
+		CHECK(!(info->needs & RLB_NEEDS_BPF) == (i == RLB_POLICY_KERNEL),
+		      "%s: only kernel runs without a program", info->name);
+		CHECK(rlb_policy_check(i, &all, NULL) == 0, "%s refused with every feature: %s",
+		      info->name, rlb_last_error());
+		f = all;
+		f.mmapable = false;
+		CHECK((rlb_policy_check(i, &f, "g") == -EOPNOTSUPP) ==
+			      !!(info->needs & RLB_NEEDS_MMAPABLE),
+		      "%s without mmapable: %s", info->name, rlb_last_error());
+	}
+	CHECK(rlb_policy_info(RLB_POLICY__COUNT) == NULL, "a row past the enum");
+	CHECK(rlb_policy_check(RLB_POLICY__COUNT, &all, NULL) == -EINVAL, "bad policy accepted");
+	f = all;
+	f.mmapable = false;
+	CHECK(rlb_policy_check(RLB_POLICY_LEAST_CONN, &f, "web") == -EOPNOTSUPP &&
+		      strstr(rlb_last_error(), "least-conn needs mmapable") &&
+		      strstr(rlb_last_error(), "group web"),
+	      "least-conn without mmapable: %s", rlb_last_error());
+	CHECK(rlb_policies_missing(&f, buf, sizeof(buf)) == 1 && !strcmp(buf, "least-conn"),
+	      "missing without mmapable: %s", buf);
+	CHECK(rlb_policies_missing(&all, buf, sizeof(buf)) == 0 && !buf[0], "missing: %s", buf);
+	CHECK(rlb_policy_info(RLB_POLICY_CPU)->needs & RLB_NEEDS_PINNED_THREADS,
+	      "cpu pins the threads");
 }
 
 static void test_abi(void)
@@ -73,6 +112,7 @@ static void test_cid(void)
 int main(void)
 {
 	test_names();
+	test_table();
 	test_abi();
 	test_hash();
 	test_cid();

@@ -74,21 +74,7 @@ int cli_parse_mode(const char *s, enum server_mode *out)
 
 int cli_parse_group_name(const char *s)
 {
-	size_t n;
-
-	if (!s)
-		return -EINVAL;
-	n = strnlen(s, RLB_NAME_MAX + 1);
-	if (n == 0 || n > RLB_NAME_MAX || s[0] == '.')
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
-		    c != '.' && c != '_' && c != '-')
-			return -EINVAL;
-	}
-	return 0;
+	return rlb_name_valid(s) ? 0 : -EINVAL;
 }
 
 size_t cli_json_escape(const char *s, char *buf, size_t len)

@@ -45,7 +45,7 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 int cli_parse_addr(const char *s, struct cli_addr *out);
 /* "http", "echo" or "id". */
 int cli_parse_mode(const char *s, enum server_mode *out);
-/* A group name as the pins take it: 1..RLB_NAME_MAX of [A-Za-z0-9._-], not starting with '.'. */
+/* A group name as the pins take it (rlb_name_valid()). */
 int cli_parse_group_name(const char *s);
 /*
  * s as the body of a JSON string (quotes not included) into buf, always NUL-terminated.
@@ -73,38 +73,68 @@ enum cli_opt {
 	CLI_OPT_JSON,
 	CLI_OPT_WATCH,
 	CLI_OPT_COUNT,
+	/* serve's */
+	CLI_OPT_POLICY,
+	CLI_OPT_MODE,
+	CLI_OPT_MAX_CONNS,
+	CLI_OPT_IDLE_TIMEOUT,
+	CLI_OPT_FLOW_TIMEOUT,
+	CLI_OPT_FLOW_TABLE,
+	CLI_OPT_METRICS,
+	CLI_OPT_TAKEOVER,
+	CLI_OPT_GRACE,
 	CLI_OPT__END,
 };
 
-/* The long options of the group, for a command's option table. */
-/* clang-format off */
+/*
+ * One option of a command, declared once: getopt's tables and the option's lines in --help
+ * are made from it. A command's options are an array ending with a zeroed entry.
+ */
+struct cli_option {
+	const char *name; /* the long name, "port" */
+	int val;	  /* a char for an option that has a short form too ('p'), else CLI_OPT_* */
+	const char *arg;  /* the value's name in the help ("PORT"); NULL for a flag */
+	const char *help; /* what it does; '\n' starts a continuation line */
+};
+#define CLI_OPTIONS_MAX 24
+
+#define CLI_STR_(x) #x
+/* A number #defined as a literal, as a string for help texts. */
+#define CLI_STR(x) CLI_STR_(x)
+
+/* The options that name the group, for a command's option table. */
 #define CLI_TARGET_OPTIONS                                                                         \
-	{ "port", required_argument, NULL, 'p' },                                                  \
-	{ "udp", no_argument, NULL, CLI_OPT_UDP },                                                 \
-	{ "name", required_argument, NULL, CLI_OPT_NAME }
+	{ "port", 'p', "PORT", "the group serving on this port (1 to 65535)" },                    \
+	{ "udp", CLI_OPT_UDP, NULL, "with -p: the UDP group on that port (default TCP)" },         \
+	{ "name", CLI_OPT_NAME, "GROUP",                                                           \
+	  "the group of that name (serve --name, or tcp-PORT, udp-PORT)" }
 /* -v and -h, which cli_options() takes: the last options of every command's table. */
 #define CLI_VERBOSE_HELP_OPTIONS                                                                   \
-	{ "verbose", no_argument, NULL, 'v' },                                                     \
-	{ "help", no_argument, NULL, 'h' }
-/* clang-format on */
-#define CLI_TARGET_USAGE                                                                           \
-	"  -p, --port=PORT    the group serving on this port (1 to 65535)\n"                       \
-	"      --udp          with -p: the UDP group on that port (default TCP)\n"                 \
-	"      --name=GROUP   the group of that name (serve --name, or tcp-PORT, udp-PORT)\n"
+	{ "verbose", 'v', NULL, "show libbpf's own messages" },                                    \
+	{ "help", 'h', NULL, "show this help" }
 
 /* A command line being read: the command's name for messages, its options, what was given. */
 struct cli_parser {
 	const char *cmd;
 	int argc;
 	char **argv;
-	const struct option *options; /* ends with a zeroed entry */
-	const char *short_options;    /* starts with ':' */
+	const struct cli_option *options;
+	struct option longopts[CLI_OPTIONS_MAX + 1]; /* made from options, for getopt_long */
+	char shortopts[2 * CLI_OPTIONS_MAX + 2];     /* ":p:vh", made from options */
 	bool given[CLI_OPT__END];
 	int next; /* after the options: argv[next..argc) are the operands */
 };
 
 void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
-		     const struct option *options, const char *short_options);
+		     const struct cli_option *options);
+/*
+ * The value of a numeric option, min to max, into *out: 0, or -EINVAL after printing "bad
+ * --NAME 'VAL': give MIN to MAX<unit>".
+ */
+int cli_uint_option(const struct cli_parser *p, int opt, const char *val, unsigned long min,
+		    unsigned long max, const char *unit, unsigned long *out);
+/* The long name of the option whose val is val, for messages ("?" when none). */
+const char *cli_option_name(const struct cli_parser *p, int val);
 /*
  * The next option into *opt and its value into *val. Returns 0, 1 after the last option
  * (operands start at p->next), or -EINVAL after printing a usage error: an unknown option, a
@@ -130,8 +160,6 @@ int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt,
  * -EINVAL after printing a usage error.
  */
 int cli_target_finish(struct cli_target *t, const struct cli_parser *p);
-/* The pins' name of a port: "tcp-PORT" or "udp-PORT". */
-void cli_target_group(uint16_t port, bool udp, char *buf, size_t len);
 
 /* What the options shared by the commands give; a command sees only those its table lists. */
 struct cli_common {
@@ -142,17 +170,52 @@ struct cli_common {
 };
 
 /*
- * A command's own option, one that cli_options() does not take: 0, or -EINVAL after printing
- * a usage error. args is what was given to cli_options().
+ * A command's own option, tried before those cli_options() takes: 0, 1 when it is not one of
+ * the command's own, or -EINVAL after printing a usage error. args is what was given to
+ * cli_options().
  */
 typedef int cli_option_fn(void *args, const struct cli_parser *p, int opt, const char *val);
 
 /*
- * Reads the options of p into c, and those of the command's own into own (NULL when it has
- * none). Returns the index in argv of the first operand (1 or more), 0 after -h (the rest of
- * the command line is not read), or -EINVAL after printing a usage error.
+ * Reads the options of p: the command's own through own (NULL when it has none), then -p,
+ * --udp, --name, --json, -v and -h into c. Returns the index in argv of the first operand (1
+ * or more), 0 after -h (the rest of the command line is not read), or -EINVAL after printing a
+ * usage error.
  */
 int cli_options(struct cli_parser *p, struct cli_common *c, cli_option_fn *own, void *args);
+
+/* The options' lines of a --help: "  -p, --port=PORT   help", aligned. */
+void cli_print_options(FILE *f, const struct cli_option *options);
+
+/*
+ * A command, declared once: its name, its help around the option lines, its options. The
+ * skeleton of every command but serve's is
+ *
+ *	ret = cli_begin(&cmd, argc, argv, &a.common, &a, operands);
+ *	if (ret >= 0)
+ *		return ret;
+ *	... act ...
+ */
+struct cli_command {
+	const char *name;
+	const char *usage;		  /* "Usage: ..." and what it does, before the options */
+	const struct cli_option *options; /* ends with a zeroed entry */
+	const char *more;		  /* after the options: exit status, EXAMPLES */
+	cli_option_fn *own;		  /* the command's own options, or NULL */
+	void (*help_extra)(FILE *f);	  /* printed between the options and more, or NULL */
+};
+
+/* The whole --help of a command, on f. */
+void cli_help(const struct cli_command *cmd, FILE *f);
+
+/*
+ * What every command does first: reads the options (the command's own into args), then hands
+ * the operands to operands() (NULL: none allowed), prints the help after -h, and sets libbpf's
+ * messages to -v. Returns -1 when the command is to go on, else its exit status: 0 after -h,
+ * 2 after a usage error.
+ */
+int cli_begin(const struct cli_command *cmd, int argc, char **argv, struct cli_common *c,
+	      void *args, int (*operands)(void *args, struct cli_parser *p));
 /*
  * Refuses operands past the first max: 0, or -EINVAL after printing "unexpected argument"
  * with the first one too many.

@@ -16,20 +16,17 @@ static const char drain_usage[] =
 	"connections it has stay open and are served (keep-alive included). 'reuselb stats'\n"
 	"shows it as draining; 'reuselb undrain' brings it back. Draining the last live\n"
 	"worker is refused.\n"
-	"\n";
+	"\n"
+	"  WORKER             the worker's id, 0 to the group's workers - 1\n";
 
 static const char undrain_usage[] =
 	"Usage: reuselb undrain {-p PORT [--udp] | --name GROUP} WORKER\n"
 	"\n"
 	"Bring a drained worker back: it takes new connections again.\n"
-	"\n";
-
-static const char common_usage[] =
-	"  WORKER             the worker's id, 0 to the group's workers - 1\n" CLI_TARGET_USAGE
-	"  -v, --verbose      show libbpf's own messages\n"
-	"  -h, --help         show this help\n"
 	"\n"
-	"Options are given once each; a repeated option is a usage error.\n"
+	"  WORKER             the worker's id, 0 to the group's workers - 1\n";
+
+static const char more[] =
 	"\n"
 	"Exit status:\n"
 	"  0 done; 1 failure (the last live worker, a closed worker, not root, a BPF error);\n"
@@ -41,50 +38,57 @@ static const char common_usage[] =
 	"  reuselb stats -p 8080         # its active connections fall to 0\n"
 	"  reuselb undrain -p 8080 2     # and it takes connections again\n";
 
-static const struct option options[] = {
+static const struct cli_option options[] = {
 	CLI_TARGET_OPTIONS,
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
 
+static const struct cli_command drain_command = {
+	.name = "drain",
+	.usage = drain_usage,
+	.options = options,
+	.more = more,
+};
+
+static const struct cli_command undrain_command = {
+	.name = "undrain",
+	.usage = undrain_usage,
+	.options = options,
+	.more = more,
+};
+
 struct drain_args {
 	struct cli_common common;
+	const char *cmd;
 	unsigned int worker;
 };
 
-static int parse_args(const char *cmd, int argc, char **argv, struct drain_args *a)
+static int drain_operands(void *args, struct cli_parser *p)
 {
-	struct cli_parser p;
-	int first;
+	struct drain_args *a = args;
 
-	memset(a, 0, sizeof(*a));
-	cli_parser_init(&p, cmd, argc, argv, options, ":p:vh");
-	first = cli_options(&p, &a->common, NULL, NULL);
-	if (first <= 0)
-		return first;
-	if (first == argc)
-		return cli_usage_error(cmd,
+	if (p->next == p->argc)
+		return cli_usage_error(a->cmd,
 				       "missing the worker: give its id (see 'reuselb stats')");
-	if (cli_operands_at_most(&p, 1) || cli_parse_worker(cmd, argv[first], &a->worker))
+	if (cli_operands_at_most(p, 1) || cli_parse_worker(a->cmd, p->argv[p->next], &a->worker))
 		return -EINVAL;
-	return cli_target_finish(&a->common.target, &p);
+	return cli_target_finish(&a->common.target, p);
 }
 
-static int run(const char *cmd, int argc, char **argv, bool draining)
+static int run(const struct cli_command *command, int argc, char **argv, bool draining)
 {
+	const char *cmd = command->name;
 	struct rlb_group_stats st;
 	struct drain_args a;
 	struct rlb_ctl *ctl;
 	int ret, err;
 
-	if (parse_args(cmd, argc, argv, &a))
-		return CLI_EXIT_USAGE;
-	if (a.common.help) {
-		fputs(draining ? drain_usage : undrain_usage, stdout);
-		fputs(common_usage, stdout);
-		return CLI_EXIT_OK;
-	}
-	cli_libbpf_verbose(a.common.verbose);
+	memset(&a, 0, sizeof(a));
+	a.cmd = cmd;
+	ret = cli_begin(command, argc, argv, &a.common, &a, drain_operands);
+	if (ret >= 0)
+		return ret;
 	ret = cli_target_open(&a.common.target, cmd, &ctl);
 	if (ret)
 		return ret;
@@ -107,10 +111,10 @@ static int run(const char *cmd, int argc, char **argv, bool draining)
 
 int cmd_drain(int argc, char **argv)
 {
-	return run("drain", argc, argv, true);
+	return run(&drain_command, argc, argv, true);
 }
 
 int cmd_undrain(int argc, char **argv)
 {
-	return run("undrain", argc, argv, false);
+	return run(&undrain_command, argc, argv, false);
 }

@@ -20,16 +20,9 @@ static const char usage[] =
 	"List the reuselb groups serving on this host: name, owner's pid, workers (live and\n"
 	"draining), policy. Pins left by a server that died are not listed (the next\n"
 	"'reuselb serve' on that name removes them).\n"
-	"\n"
-	"      --json         one JSON object: {\"groups\":[{\"name\":\"tcp-8080\",\"pid\":N,\n"
-	"                     \"workers\":N,\"live\":N,\"draining\":N,\"policy\":\"NAME\"}, ...]}\n"
-	"  -p, --port=PORT    only the group on this port (an error if there is none)\n"
-	"      --udp          with -p: the UDP group on that port (default TCP)\n"
-	"      --name=GROUP   only the group of that name (an error if there is none)\n"
-	"  -v, --verbose      show libbpf's own messages\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Options are given once each; a repeated option is a usage error.\n"
+	"\n";
+
+static const char more[] =
 	"\n"
 	"Exit status:\n"
 	"  0 listed (no group at all is not an error); 1 failure (not root); 2 usage error,\n"
@@ -40,9 +33,14 @@ static const char usage[] =
 	"  reuselb list --json\n"
 	"  reuselb list -p 8080      # exit 0 if the TCP group on 8080 is up, else 2\n";
 
-static const struct option options[] = {
-	CLI_TARGET_OPTIONS,
-	{ "json", no_argument, NULL, CLI_OPT_JSON },
+static const struct cli_option options[] = {
+	{ "json", CLI_OPT_JSON, NULL,
+	  "one JSON object: {\"groups\":[{\"name\":\"tcp-8080\",\"pid\":N,\n"
+	  "\"workers\":N,\"live\":N,\"draining\":N,\"policy\":\"NAME\"}, ...]}" },
+	{ "port", 'p', "PORT", "only the group on this port (an error if there is none)" },
+	{ "udp", CLI_OPT_UDP, NULL, "with -p: the UDP group on that port (default TCP)" },
+	{ "name", CLI_OPT_NAME, "GROUP",
+	  "only the group of that name (an error if there is none)" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -59,23 +57,24 @@ struct group_row {
 	char policy[POLICY_NAME_MAX];
 };
 
-static int parse_args(int argc, char **argv, struct list_args *a)
+static int list_operands(void *args, struct cli_parser *p)
 {
-	struct cli_parser p;
-	int err;
+	struct list_args *a = args;
 
-	memset(a, 0, sizeof(*a));
-	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	err = cli_options(&p, &a->common, NULL, NULL);
-	if (err <= 0)
-		return err;
-	if (cli_operands_at_most(&p, 0))
+	if (cli_operands_at_most(p, 0))
 		return -EINVAL;
-	a->filter = p.given['p'] || p.given[CLI_OPT_NAME];
-	if (!a->filter && p.given[CLI_OPT_UDP])
+	a->filter = p->given['p'] || p->given[CLI_OPT_NAME];
+	if (!a->filter && p->given[CLI_OPT_UDP])
 		return cli_usage_error(CMD, "--udp goes with -p PORT");
-	return a->filter ? cli_target_finish(&a->common.target, &p) : 0;
+	return a->filter ? cli_target_finish(&a->common.target, p) : 0;
 }
+
+static const struct cli_command command = {
+	.name = CMD,
+	.usage = usage,
+	.options = options,
+	.more = more,
+};
 
 /* Reads a group's figures; false when it stopped meanwhile (then it is left out). */
 static bool read_row(struct group_row *r)
@@ -133,13 +132,10 @@ int cmd_list(int argc, char **argv)
 	struct rlb_ctl *ctl;
 	int n, nr_rows = 0, ret;
 
-	if (parse_args(argc, argv, &a))
-		return CLI_EXIT_USAGE;
-	if (a.common.help) {
-		fputs(usage, stdout);
-		return CLI_EXIT_OK;
-	}
-	cli_libbpf_verbose(a.common.verbose);
+	memset(&a, 0, sizeof(a));
+	ret = cli_begin(&command, argc, argv, &a.common, &a, list_operands);
+	if (ret >= 0)
+		return ret;
 	if (a.filter) {
 		/* the same answer as every other command for a group that is not there */
 		ret = cli_target_open(&a.common.target, CMD, &ctl);

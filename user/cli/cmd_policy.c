@@ -23,13 +23,9 @@ static const char usage[] =
 	"your own (an object built against reuselb/policy.bpf.h, see examples/policies) in\n"
 	"front of the built-in one; 'unload' removes it, and the built-in one steers again.\n"
 	"'reuselb stats' shows the policy: NAME, or custom:NAME while one of yours is loaded.\n"
-	"\n" CLI_TARGET_USAGE "  -v, --verbose      show libbpf's own messages (load)\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Options are given once each; a repeated option is a usage error.\n"
 	"\n";
 
-static const char usage_end[] =
+static const char more[] =
 	"\n"
 	"Exit status:\n"
 	"  0 switched; 1 failure (the kernel rejected the object: the verifier's log follows\n"
@@ -42,9 +38,10 @@ static const char usage_end[] =
 	"  reuselb policy -p 8080 load fill_first.bpf.o\n"
 	"  reuselb policy -p 8080 unload            # back to the built-in policy\n";
 
-static const struct option options[] = {
+static const struct cli_option options[] = {
 	CLI_TARGET_OPTIONS,
-	CLI_VERBOSE_HELP_OPTIONS,
+	{ "verbose", 'v', NULL, "show libbpf's own messages (load)" },
+	{ "help", 'h', NULL, "show this help" },
 	{},
 };
 
@@ -61,16 +58,16 @@ struct policy_args {
 	const char *file;
 };
 
-static void print_help(void)
+static void print_policies(FILE *f)
 {
-	fputs(usage, stdout);
-	printf("Policies: %s\n", rlb_policy_names());
-	printf("(see 'reuselb serve --help' for what each one does)\n");
-	fputs(usage_end, stdout);
+	fprintf(f, "\nPolicies:\n");
+	for (int p = 0; p < RLB_POLICY__COUNT; p++)
+		fprintf(f, "  %-12s %s\n", rlb_policy_info(p)->name, rlb_policy_info(p)->help);
 }
 
-static int parse_operands(struct policy_args *a, const struct cli_parser *p)
+static int parse_operands(void *args, struct cli_parser *p)
 {
+	struct policy_args *a = args;
 	char **ops = p->argv + p->next;
 	int nr = p->argc - p->next, want;
 	char show[CLI_SHOW_MAX + 4];
@@ -110,22 +107,18 @@ static int parse_operands(struct policy_args *a, const struct cli_parser *p)
 					       "FILE, or unload",
 					       cli_show(ops[0], show), rlb_policy_names());
 	}
-	return cli_operands_at_most(p, want);
+	if (cli_operands_at_most(p, want))
+		return -EINVAL;
+	return cli_target_finish(&a->common.target, p);
 }
 
-static int parse_args(int argc, char **argv, struct policy_args *a)
-{
-	struct cli_parser p;
-	int err;
-
-	memset(a, 0, sizeof(*a));
-	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	err = cli_options(&p, &a->common, NULL, NULL);
-	if (err <= 0)
-		return err;
-	err = parse_operands(a, &p);
-	return err ? err : cli_target_finish(&a->common.target, &p);
-}
+static const struct cli_command command = {
+	.name = CMD,
+	.usage = usage,
+	.options = options,
+	.more = more,
+	.help_extra = print_policies,
+};
 
 /* The built-in policy, whatever custom policy runs in front of it. */
 static const char *builtin_policy(const struct rlb_ctl *ctl)
@@ -181,6 +174,8 @@ static int load_policy(struct rlb_ctl *ctl, const struct policy_args *a)
 		}
 		return cli_lib_error(CMD, err);
 	}
+	if (rlb_policy_notice()[0])
+		fprintf(stderr, "reuselb " CMD ": note: %s\n", rlb_policy_notice());
 	rlb_ctl_policy_name(ctl, now, sizeof(now));
 	printf("group %s: policy %s, in front of the built-in %s\n", a->common.target.group, now,
 	       builtin_policy(ctl));
@@ -212,13 +207,10 @@ int cmd_policy(int argc, char **argv)
 	struct rlb_ctl *ctl;
 	int ret;
 
-	if (parse_args(argc, argv, &a))
-		return CLI_EXIT_USAGE;
-	if (a.common.help) {
-		print_help();
-		return CLI_EXIT_OK;
-	}
-	cli_libbpf_verbose(a.common.verbose);
+	memset(&a, 0, sizeof(a));
+	ret = cli_begin(&command, argc, argv, &a.common, &a, parse_operands);
+	if (ret >= 0)
+		return ret;
 	ret = cli_target_open(&a.common.target, CMD, &ctl);
 	if (ret)
 		return ret;

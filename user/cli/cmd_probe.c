@@ -13,11 +13,9 @@ static const char usage[] =
 	"programs and maps (needs the same privileges as 'reuselb serve'). Each feature\n"
 	"that is missing costs something (see the table), but 'serve' still runs.\n"
 	"REUSELB_PROBE_DISABLE=migrate,mmapable,... pretends features are missing.\n"
-	"\n"
-	"      --json         one JSON object: {\"sk_reuseport\":true,\"migrate\":true,\n"
-	"                     \"mmapable\":true,\"btf\":true,\"sockhash_select\":true}\n"
-	"  -v, --verbose      show libbpf's own messages\n"
-	"  -h, --help         show this help\n"
+	"\n";
+
+static const char more[] =
 	"\n"
 	"Exit status:\n"
 	"  0 probed (whatever is missing); 1 failure (not root); 2 usage error\n"
@@ -27,31 +25,32 @@ static const char usage[] =
 	"  reuselb probe --json\n"
 	"  REUSELB_PROBE_DISABLE=migrate reuselb probe   # what a 5.10 kernel would show\n";
 
-static const struct option options[] = {
-	{ "json", no_argument, NULL, CLI_OPT_JSON },
+/* no group: the table has no -p, --udp or --name, so the common target stays unused */
+static const struct cli_option options[] = {
+	{ "json", CLI_OPT_JSON, NULL,
+	  "one JSON object: {\"sk_reuseport\":true,\"migrate\":true,\n"
+	  "\"mmapable\":true,\"btf\":true,\"sockhash_select\":true}" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
+};
+
+static const struct cli_command command = {
+	.name = CMD,
+	.usage = usage,
+	.options = options,
+	.more = more,
 };
 
 int cmd_probe(int argc, char **argv)
 {
 	struct cli_common c = {};
 	struct rlb_features f;
-	struct cli_parser p;
-	char line[256];
+	char line[256], policies[256];
 	int err;
 
-	/* no group: the table has no -p, --udp or --name, so c.target stays unused */
-	cli_parser_init(&p, CMD, argc, argv, options, ":vh");
-	if (cli_options(&p, &c, NULL, NULL) < 0)
-		return CLI_EXIT_USAGE;
-	if (c.help) {
-		fputs(usage, stdout);
-		return CLI_EXIT_OK;
-	}
-	if (cli_operands_at_most(&p, 0))
-		return CLI_EXIT_USAGE;
-	cli_libbpf_verbose(c.verbose);
+	err = cli_begin(&command, argc, argv, &c, NULL, NULL);
+	if (err >= 0)
+		return err;
 	err = rlb_probe(&f);
 	if (err)
 		return cli_lib_error(CMD, err);
@@ -69,11 +68,16 @@ int cmd_probe(int argc, char **argv)
 	printf("%-16s %-4s %s\n", "migrate", f.migrate ? "yes" : "no",
 	       "a closed listener's queued connections are reset, not moved (Linux 5.14)");
 	printf("%-16s %-4s %s\n", "mmapable", f.mmapable ? "yes" : "no",
-	       "workers report no load: no accepted/active figures, no least-conn (Linux 5.5)");
+	       "workers report no load: no accepted/active figures (Linux 5.5)");
 	printf("%-16s %-4s %s\n", "btf", f.btf ? "yes" : "no",
 	       "informational: kernel BTF; reuselb's own program does not need it");
 	printf("%-16s %-4s %s\n", "sockhash_select", f.sockhash_select ? "yes" : "no",
 	       "not used by reuselb yet (Linux 5.8)");
+	/* what each policy needs is the policy table's to say */
+	if (rlb_policies_missing(&f, policies, sizeof(policies)))
+		printf("policies this kernel cannot run: %s\n", policies);
+	else
+		printf("policies: all run on this kernel\n");
 	printf("%s\n", rlb_features_line(&f, line, sizeof(line)));
 	return CLI_EXIT_OK;
 }

@@ -3,11 +3,8 @@
  * reuselb serve: the command line and its help. The process itself (group, workers, metrics,
  * signals, handover) is user/server/serve.c.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,48 +15,72 @@
 #define IDLE_TIMEOUT_LIMIT 86400
 #define SECONDS_LIMIT 86400
 
+#define CMD "serve"
+
 static const char usage[] =
-    "Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
-    "                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
-    "                     [--name GROUP] [--flow-timeout SECS] [--metrics ADDR:PORT]\n"
-    "                     [--takeover] [--grace SECS] [-v]\n"
-    "\n"
-    "Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
-    "program that picks the worker of each new connection (or datagram).\n"
-    "\n"
-    "  -a, --addr=ADDR          numeric IPv4 or IPv6 address to bind\n"
-    "                           (default 0.0.0.0; :: for IPv6)\n"
-    "  -p, --port=PORT          port to bind, 0 for any free one (required)\n"
-    "  -w, --workers=N          workers, 1 to %d (default: online CPUs, at most %d)\n"
-    "      --policy=NAME        how the program picks a worker (default round-robin)\n"
-    "      --mode=MODE          what the workers answer (default http)\n"
-    "      --udp                datagram sockets instead of TCP (modes echo and id)\n"
-    "  -b, --backlog=N          listen backlog per socket (tcp; default SOMAXCONN)\n"
-    "      --max-conns=N        open connections per worker, more are closed at once\n"
-    "                           (tcp; default %d)\n"
-    "      --idle-timeout=SECS  close connections idle that long, 0 never\n"
-    "                           (tcp; default %d)\n"
-    "      --name=GROUP         name of the group for its pins and the other commands:\n"
-    "                           letters, digits, '.', '_', '-' (default tcp-PORT or\n"
-    "                           udp-PORT)\n"
-    "      --flow-timeout=SECS  udp: a flow stays on the worker that had it until it has\n"
-    "                           been quiet this long, 1 to %d (default %d); after a\n"
-    "                           handover, the old instance leaves once its flows are\n"
-    "                           this quiet\n"
-    "      --metrics=ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
-    "                           (IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
-    "                           given\n"
-    "      --takeover           take over the live group of the same name and port from\n"
-    "                           the instance serving it (a rolling restart); with none\n"
-    "                           live, just serve it\n"
-    "      --grace=SECS         once a successor has taken over: finish the open\n"
-    "                           connections (udp: the old flows) for at most this long,\n"
-    "                           0 to %d (default %d)\n"
-    "  -v, --verbose            show libbpf's own messages\n"
-    "  -h, --help               show this help\n"
-    "\n"
-    "Options are given once each; a repeated option is a usage error.\n"
-    "\n";
+	"Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
+	"                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
+	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
+	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS] [-v]\n"
+	"\n"
+	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
+	"program that picks the worker of each new connection (or datagram).\n"
+	"\n";
+
+/* Help strings split where the help breaks its lines. */
+/* clang-format off */
+static const struct cli_option options[] = {
+	{ "addr", 'a', "ADDR",
+	  "numeric IPv4 or IPv6 address to bind\n"
+	  "(default 0.0.0.0; :: for IPv6)" },
+	{ "port", 'p', "PORT", "port to bind, 0 for any free one (required)" },
+	{ "workers", 'w', "N",
+	  "workers, 1 to " CLI_STR(RLB_MAX_WORKERS)
+	  " (default: online CPUs, at most " CLI_STR(RLB_MAX_WORKERS) ")" },
+	{ "policy", CLI_OPT_POLICY, "NAME", "how the program picks a worker (default round-robin)" },
+	{ "mode", CLI_OPT_MODE, "MODE", "what the workers answer (default http; see Modes)" },
+	{ "udp", CLI_OPT_UDP, NULL, "datagram sockets instead of TCP (modes echo and id)" },
+	{ "backlog", 'b', "N", "listen backlog per socket (tcp; default SOMAXCONN)" },
+	{ "max-conns", CLI_OPT_MAX_CONNS, "N",
+	  "open connections per worker, more are closed at once\n"
+	  "(tcp; 1 to " CLI_STR(MAX_CONNS_LIMIT) ", default " CLI_STR(SERVER_MAX_CONNS_DEFAULT) ")" },
+	{ "idle-timeout", CLI_OPT_IDLE_TIMEOUT, "SECS",
+	  "close connections idle that long, 0 never\n"
+	  "(tcp; up to " CLI_STR(IDLE_TIMEOUT_LIMIT)
+	  ", default " CLI_STR(SERVER_IDLE_TIMEOUT_DEFAULT) ")" },
+	{ "name", CLI_OPT_NAME, "GROUP",
+	  "name of the group for its pins and the other commands:\n"
+	  "letters, digits, '.', '_', '-' (default tcp-PORT or\n"
+	  "udp-PORT)" },
+	{ "flow-timeout", CLI_OPT_FLOW_TIMEOUT, "SECS",
+	  "udp: a flow stays on the worker that had it until it has\n"
+	  "been quiet this long, 1 to " CLI_STR(SECONDS_LIMIT)
+	  " (default " CLI_STR(RLB_FLOW_TIMEOUT_DEFAULT) "); after a\n"
+	  "handover, the old instance leaves once its flows are\n"
+	  "this quiet" },
+	{ "flow-table", CLI_OPT_FLOW_TABLE, "N",
+	  "udp: flows remembered, " CLI_STR(RLB_FLOW_TABLE_MIN) " to " CLI_STR(RLB_FLOW_TABLE_MAX)
+	  " (default " CLI_STR(RLB_MAX_FLOWS) ");\n"
+	  "the oldest are evicted when it is full, and those evicted\n"
+	  "before --flow-timeout are counted (reuselb stats): give\n"
+	  "at least new flows per second x flow timeout. A takeover\n"
+	  "keeps the live table's size (another is refused)" },
+	{ "metrics", CLI_OPT_METRICS, "ADDR:PORT",
+	  "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	  "(IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
+	  "given" },
+	{ "takeover", CLI_OPT_TAKEOVER, NULL,
+	  "take over the live group of the same name and port from\n"
+	  "the instance serving it (a rolling restart); with none\n"
+	  "live, just serve it" },
+	{ "grace", CLI_OPT_GRACE, "SECS",
+	  "once a successor has taken over: finish the open\n"
+	  "connections (udp: the old flows) for at most this long,\n"
+	  "0 to " CLI_STR(SECONDS_LIMIT) " (default " CLI_STR(SERVE_GRACE_DEFAULT) ")" },
+	CLI_VERBOSE_HELP_OPTIONS,
+	{},
+};
+/* clang-format on */
 
 static const char usage_modes[] =
     "\n"
@@ -92,7 +113,9 @@ static const char usage_modes[] =
     "  Per worker: reuselb_steered_total, reuselb_fallback_total, reuselb_migrated_total\n"
     "  (from the program), reuselb_accepted_total, reuselb_active_connections,\n"
     "  reuselb_worker_draining; per group: reuselb_unsteered_total and\n"
-    "  reuselb_policy_info{policy=\"NAME\"} 1. Under the kernel policy there is no\n"
+    "  reuselb_policy_info{policy=\"NAME\"} 1; with --udp also reuselb_flow_table_size\n"
+    "  and reuselb_flows_evicted_total (flows evicted before their timeout, counted\n"
+    "  once a second: a lower bound). Under the kernel policy there is no\n"
     "  program: only accepted, active (the workers' own counts) and the policy info.\n"
     "  Other paths answer 404. The endpoint closes when the group is handed over:\n"
     "  the successor, given the same --metrics, serves it from then on.\n"
@@ -136,132 +159,24 @@ static const char usage_modes[] =
     "                      # replaces the running instance without dropping a\n"
     "                      # connection\n";
 
-static const char *policy_help(enum rlb_policy policy)
+static void print_policies(FILE *f)
 {
-	switch (policy) {
-	case RLB_POLICY_KERNEL:
-		return "no BPF program: the kernel's hash of the 4-tuple picks";
-	case RLB_POLICY_HASH:
-		return "a seeded hash of the 4-tuple";
-	case RLB_POLICY_SOURCE_IP:
-		return "a seeded hash of the source address: one client, one worker";
-	case RLB_POLICY_ROUND_ROBIN:
-		return "each worker in turn";
-	case RLB_POLICY_RANDOM:
-		return "a random worker";
-	case RLB_POLICY_LEAST_CONN:
-		return "the less loaded of two random workers";
-	case RLB_POLICY_WEIGHTED:
-		return "in turn, in proportion to the workers' weights";
-	case RLB_POLICY_MAGLEV:
-		return "Maglev consistent hash of source address and port";
-	case RLB_POLICY_CPU:
-		return "the worker on the CPU that took the packet (one CPU per worker)";
-	case RLB_POLICY_QUIC_CID:
-		return "the worker named in the QUIC connection ID (udp)";
-	default:
-		/* a policy newer than this text: its name alone */
-		return "";
-	}
-}
-
-static void print_help(void)
-{
-	printf(usage, RLB_MAX_WORKERS, RLB_MAX_WORKERS, SERVER_MAX_CONNS_DEFAULT,
-	       SERVER_IDLE_TIMEOUT_DEFAULT, SECONDS_LIMIT, RLB_FLOW_TIMEOUT_DEFAULT, SECONDS_LIMIT,
-	       SERVE_GRACE_DEFAULT);
-	printf("Policies:\n");
+	fprintf(f, "\nPolicies:\n");
 	for (int p = 0; p < RLB_POLICY__COUNT; p++)
-		printf("  %-12s %s\n", rlb_policy_name(p), policy_help(p));
-	printf("%s", usage_modes);
+		fprintf(f, "  %-12s %s%s\n", rlb_policy_info(p)->name, rlb_policy_info(p)->help,
+			rlb_policy_info(p)->needs & RLB_NEEDS_UDP ? " (udp)" : "");
 }
-
-/* Long-only options take values past every char, so that one array indexes all options. */
-enum {
-	OPT_POLICY = 256,
-	OPT_MODE,
-	OPT_UDP,
-	OPT_MAX_CONNS,
-	OPT_IDLE_TIMEOUT,
-	OPT_NAME,
-	OPT_FLOW_TIMEOUT,
-	OPT_METRICS,
-	OPT_TAKEOVER,
-	OPT_GRACE,
-	OPT__END,
-};
-
-static const struct option options[] = {
-    {"addr", required_argument, NULL, 'a'},
-    {"port", required_argument, NULL, 'p'},
-    {"workers", required_argument, NULL, 'w'},
-    {"policy", required_argument, NULL, OPT_POLICY},
-    {"mode", required_argument, NULL, OPT_MODE},
-    {"udp", no_argument, NULL, OPT_UDP},
-    {"backlog", required_argument, NULL, 'b'},
-    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"name", required_argument, NULL, OPT_NAME},
-    {"flow-timeout", required_argument, NULL, OPT_FLOW_TIMEOUT},
-    {"metrics", required_argument, NULL, OPT_METRICS},
-    {"takeover", no_argument, NULL, OPT_TAKEOVER},
-    {"grace", required_argument, NULL, OPT_GRACE},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {},
-};
-
-/* The leading ':' makes getopt report a missing value as ':' and keep quiet: we print. */
-static const char short_options[] = ":a:p:w:b:vh";
 
 struct serve_args {
+	struct cli_common common; /* -v, -h: serve reads its -p, --udp and --name itself */
 	struct cli_addr addr;
 	struct rlb_group_opts group;
 	struct server_opts server;
-	struct cli_addr metrics_addr; /* --metrics, when given[OPT_METRICS] */
+	bool metrics; /* --metrics was given */
+	struct cli_addr metrics_addr;
 	uint16_t metrics_port;
 	unsigned int grace_s;
-	bool help;
-	bool given[OPT__END];
 };
-
-static const char *option_name(int val)
-{
-	for (const struct option *o = options; o->name; o++) {
-		if (o->val == val)
-			return o->name;
-	}
-	return NULL;
-}
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("reuselb serve: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("; see 'reuselb serve --help'\n", stderr);
-	return -EINVAL;
-}
-
-/*
- * The rule of the library's pins (letters, digits, '.', '_', '-'; no leading '.'), checked here
- * so that a bad name is a usage error that costs nothing.
- */
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > RLB_NAME_MAX || s[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return false;
-	}
-	return true;
-}
 
 /* "IPV4:PORT" or "[IPV6]:PORT"; a bare IPv6 address would leave the port ambiguous. */
 static int parse_host_port(const char *s, struct cli_addr *addr, uint16_t *port)
@@ -301,155 +216,120 @@ static unsigned int default_workers(void)
 	return n < RLB_MAX_WORKERS ? n : RLB_MAX_WORKERS;
 }
 
-static int parse_option(struct serve_args *a, int opt, const char *val)
+/* serve's own options; -p allows 0 here. --udp and --name are the shared ones. */
+static int serve_option(void *args, const struct cli_parser *p, int opt, const char *val)
 {
-	unsigned long n;
+	struct serve_args *a = args;
+	unsigned long n = 0;
+	int err = 0;
 
 	switch (opt) {
 	case 'a':
 		if (cli_parse_addr(val, &a->addr))
-			return usage_error("bad address '%s': give a numeric IPv4 or IPv6 address",
-					   val);
+			return cli_usage_error(
+				CMD, "bad address '%s': give a numeric IPv4 or IPv6 address", val);
 		break;
 	case 'p':
 		if (cli_parse_port(val, true, &a->group.port))
-			return usage_error("bad port '%s': give 1 to 65535, or 0 for any free port",
-					   val);
+			return cli_usage_error(
+				CMD, "bad port '%s': give 1 to 65535, or 0 for any free port", val);
 		break;
 	case 'w':
-		if (cli_parse_uint(val, 1, RLB_MAX_WORKERS, &n))
-			return usage_error("bad number of workers '%s': give 1 to %d", val,
-					   RLB_MAX_WORKERS);
+		err = cli_uint_option(p, opt, val, 1, RLB_MAX_WORKERS, "", &n);
 		a->group.nr_workers = n;
 		break;
-	case OPT_POLICY:
+	case CLI_OPT_POLICY:
 		if (rlb_policy_parse(val, &a->group.policy))
-			return usage_error("unknown policy '%s': choose one of %s", val,
-					   rlb_policy_names());
+			return cli_usage_error(CMD, "unknown policy '%s': choose one of %s", val,
+					       rlb_policy_names());
 		break;
-	case OPT_MODE:
+	case CLI_OPT_MODE:
 		if (cli_parse_mode(val, &a->server.mode))
-			return usage_error("unknown mode '%s': choose one of http, echo, id", val);
-		break;
-	case OPT_UDP:
-		a->group.udp = a->server.udp = true;
+			return cli_usage_error(
+				CMD, "unknown mode '%s': choose one of http, echo, id", val);
 		break;
 	case 'b':
-		if (cli_parse_uint(val, 1, INT_MAX, &n))
-			return usage_error("bad backlog '%s': give 1 to %d", val, INT_MAX);
+		err = cli_uint_option(p, opt, val, 1, INT_MAX, "", &n);
 		a->group.backlog = n;
 		break;
-	case OPT_MAX_CONNS:
-		if (cli_parse_uint(val, 1, MAX_CONNS_LIMIT, &n))
-			return usage_error("bad --max-conns '%s': give 1 to %d", val,
-					   MAX_CONNS_LIMIT);
+	case CLI_OPT_MAX_CONNS:
+		err = cli_uint_option(p, opt, val, 1, MAX_CONNS_LIMIT, "", &n);
 		a->server.max_conns = n;
 		break;
-	case OPT_IDLE_TIMEOUT:
-		if (cli_parse_uint(val, 0, IDLE_TIMEOUT_LIMIT, &n))
-			return usage_error("bad --idle-timeout '%s': give 0 (never) to %d seconds",
-					   val, IDLE_TIMEOUT_LIMIT);
+	case CLI_OPT_IDLE_TIMEOUT:
+		err = cli_uint_option(p, opt, val, 0, IDLE_TIMEOUT_LIMIT, " seconds (0: never)",
+				      &n);
 		a->server.idle_timeout_s = n;
 		break;
-	case OPT_NAME:
-		if (!valid_name(val))
-			return usage_error("bad group name '%s': use 1 to %d letters, digits, '.', "
-					   "'_' or '-', not starting with '.'",
-					   val, RLB_NAME_MAX);
-		a->group.name = val;
-		break;
-	case OPT_FLOW_TIMEOUT:
-		if (cli_parse_uint(val, 1, SECONDS_LIMIT, &n))
-			return usage_error("bad --flow-timeout '%s': give 1 to %d seconds", val,
-					   SECONDS_LIMIT);
+	case CLI_OPT_FLOW_TIMEOUT:
+		err = cli_uint_option(p, opt, val, 1, SECONDS_LIMIT, " seconds", &n);
 		a->group.flow_timeout = n;
 		break;
-	case OPT_METRICS:
-		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
-			return usage_error("bad --metrics '%s': give ADDR:PORT, e.g. 127.0.0.1:9464 "
-					   "or [::1]:9464",
-					   val);
+	case CLI_OPT_FLOW_TABLE:
+		err = cli_uint_option(p, opt, val, RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX, " flows",
+				      &n);
+		a->group.flow_table = n;
 		break;
-	case OPT_TAKEOVER:
+	case CLI_OPT_METRICS:
+		a->metrics = true;
+		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
+			return cli_usage_error(
+				CMD,
+				"bad --metrics '%s': give ADDR:PORT, e.g. 127.0.0.1:9464 "
+				"or [::1]:9464",
+				val);
+		break;
+	case CLI_OPT_TAKEOVER:
 		a->group.takeover = true;
 		break;
-	case OPT_GRACE:
-		if (cli_parse_uint(val, 0, SECONDS_LIMIT, &n))
-			return usage_error("bad --grace '%s': give 0 to %d seconds", val,
-					   SECONDS_LIMIT);
+	case CLI_OPT_GRACE:
+		err = cli_uint_option(p, opt, val, 0, SECONDS_LIMIT, " seconds", &n);
 		a->grace_s = n;
 		break;
-	case 'v':
-		a->group.verbose = true;
-		break;
-	case 'h':
-		a->help = true;
-		break;
+	default:
+		/* --udp, --name, -v and -h */
+		return 1;
 	}
-	return 0;
+	return err;
 }
 
-static int parse_args(int argc, char **argv, struct serve_args *a)
+/* After the options: what they mean together. */
+static int serve_operands(void *args, struct cli_parser *p)
 {
-	static const int tcp_only[] = {'b', OPT_MAX_CONNS, OPT_IDLE_TIMEOUT};
-	int opt, err;
+	static const int tcp_only[] = { 'b', CLI_OPT_MAX_CONNS, CLI_OPT_IDLE_TIMEOUT };
+	struct serve_args *a = args;
 
-	memset(a, 0, sizeof(*a));
-	a->addr.family = AF_INET;
-	strcpy(a->addr.text, "0.0.0.0");
-	a->group.nr_workers = default_workers();
-	a->group.policy = RLB_POLICY_ROUND_ROBIN;
-	a->server.mode = SERVER_MODE_HTTP;
-	a->server.max_conns = SERVER_MAX_CONNS_DEFAULT;
-	a->server.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT;
-	a->grace_s = SERVE_GRACE_DEFAULT;
-
-	/* optind = 0 restarts glibc's getopt, for callers that parse more than one command line */
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
-		if (opt == ':')
-			return usage_error("option --%s needs a value", option_name(optopt));
-		if (opt == '?') {
-			/* getopt leaves optopt 0 for a long option it does not know */
-			if (optopt && option_name(optopt))
-				return usage_error("option --%s takes no value",
-						   option_name(optopt));
-			if (optopt)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-		if (a->given[opt])
-			return usage_error("option --%s given more than once", option_name(opt));
-		a->given[opt] = true;
-		err = parse_option(a, opt, optarg);
-		if (err)
-			return err;
-		if (a->help)
-			return 0;
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!a->given['p'])
-		return usage_error("missing --port (0 picks any free port)");
+	if (cli_operands_at_most(p, 0))
+		return -EINVAL;
+	a->group.udp = a->server.udp = a->common.target.udp;
+	a->group.name = a->common.target.name;
+	if (!p->given['p'])
+		return cli_usage_error(CMD, "missing --port (0 picks any free port)");
 	if (a->group.udp && a->server.mode == SERVER_MODE_HTTP)
-		return usage_error("--udp needs --mode echo or --mode id (http is tcp only)");
+		return cli_usage_error(CMD,
+				       "--udp needs --mode echo or --mode id (http is tcp only)");
 	for (size_t i = 0; a->group.udp && i < sizeof(tcp_only) / sizeof(tcp_only[0]); i++) {
-		if (a->given[tcp_only[i]])
-			return usage_error("--%s applies to tcp only, not with --udp",
-					   option_name(tcp_only[i]));
+		if (p->given[tcp_only[i]])
+			return cli_usage_error(CMD, "--%s applies to tcp only, not with --udp",
+					       cli_option_name(p, tcp_only[i]));
 	}
-	if (a->given[OPT_FLOW_TIMEOUT] && !a->group.udp)
-		return usage_error("--flow-timeout applies to udp only: add --udp or drop it");
+	if (p->given[CLI_OPT_FLOW_TIMEOUT] && !a->group.udp)
+		return cli_usage_error(CMD,
+				       "--flow-timeout applies to udp only: add --udp or drop it");
+	if (p->given[CLI_OPT_FLOW_TABLE] && !a->group.udp)
+		return cli_usage_error(CMD,
+				       "--flow-table applies to udp only: add --udp or drop it");
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
-		return usage_error("--takeover needs a steering program: the kernel policy has none");
+		return cli_usage_error(
+			CMD, "--takeover needs a steering program: the kernel policy has none");
 	if (a->group.takeover && !a->group.name && !a->group.port)
-		return usage_error("--takeover needs the group: give --name or a fixed --port, "
-				   "not 0");
+		return cli_usage_error(CMD,
+				       "--takeover needs the group: give --name or a fixed --port, "
+				       "not 0");
 	a->group.addr = a->addr.text;
 	/* so that bpftool and the other reuselb commands find the running group */
 	a->group.pin = true;
-	a->server.pin_threads = a->group.policy == RLB_POLICY_CPU;
+	a->server.pin_threads = rlb_policy_info(a->group.policy)->needs & RLB_NEEDS_PINNED_THREADS;
 	return 0;
 }
 
@@ -460,23 +340,44 @@ static void to_config(const struct serve_args *a, struct serve_config *cfg)
 	cfg->group = a->group;
 	cfg->server = a->server;
 	cfg->grace_s = a->grace_s;
-	if (a->given[OPT_METRICS]) {
+	if (a->metrics) {
 		cfg->metrics_addr = a->metrics_addr.text;
 		cfg->metrics_port = a->metrics_port;
 	}
 }
 
+static void set_defaults(struct serve_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->addr.family = AF_INET;
+	strcpy(a->addr.text, "0.0.0.0");
+	a->group.nr_workers = default_workers();
+	a->group.policy = RLB_POLICY_ROUND_ROBIN;
+	a->server.mode = SERVER_MODE_HTTP;
+	a->server.max_conns = SERVER_MAX_CONNS_DEFAULT;
+	a->server.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT;
+	a->grace_s = SERVE_GRACE_DEFAULT;
+}
+
+static const struct cli_command command = {
+	.name = CMD,
+	.usage = usage,
+	.options = options,
+	.more = usage_modes,
+	.own = serve_option,
+	.help_extra = print_policies,
+};
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_config cfg;
 	struct serve_args a;
+	int ret;
 
-	if (parse_args(argc, argv, &a))
-		return CLI_EXIT_USAGE;
-	if (a.help) {
-		print_help();
-		return CLI_EXIT_OK;
-	}
+	set_defaults(&a);
+	ret = cli_begin(&command, argc, argv, &a.common, &a, serve_operands);
+	if (ret >= 0)
+		return ret;
 	to_config(&a, &cfg);
 	return serve_run(&cfg) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }

@@ -22,14 +22,9 @@ static const char usage[] =
 	"\n"
 	"Show a live group's workers: what the steering program gave each of them and what\n"
 	"each accepted, and the group's policy.\n"
-	"\n" CLI_TARGET_USAGE "      --json         one JSON object instead of the table\n"
-	"      --watch=SECS   redraw every SECS seconds (1 to 3600), with rates per second,\n"
-	"                     until SIGINT or SIGTERM (with --json: one object per line)\n"
-	"      --count=N      with --watch: stop after N redraws (1 to 1000000)\n"
-	"  -v, --verbose      show libbpf's own messages\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Options are given once each; a repeated option is a usage error.\n"
+	"\n";
+
+static const char more[] =
 	"\n"
 	"Columns:\n"
 	"  state      live (takes new connections), draining (keeps its connections, gets\n"
@@ -42,6 +37,9 @@ static const char usage[] =
 	"  active     connections the worker has open now\n"
 	"  share      its part of all accepted connections\n"
 	"  unsteered  (group) connections no worker could take: the kernel's hash decided\n"
+	"  flows      (udp group) the flow table's size, and the flows it evicted before\n"
+	"             their timeout: more than 0 means the table is too small for the rate\n"
+	"             of new flows (serve --flow-table); counted once a second, a lower bound\n"
 	"\n"
 	"JSON:\n"
 	"  {\"group\":\"tcp-8080\",\"policy\":\"round-robin\",\n"
@@ -49,6 +47,7 @@ static const char usage[] =
 	"                \"accepted\":N,\"active\":N,\"fallback\":N,\"migrated\":N,\n"
 	"                \"busy\":N}, ...],\n"
 	"   \"unsteered\":N}\n"
+	"  a udp group also has \"flow_table\":N,\"flows_evicted\":N.\n"
 	"  with --watch, each worker also has \"steered_per_s\" and \"accepted_per_s\" (null in\n"
 	"  the first object).\n"
 	"\n"
@@ -62,11 +61,13 @@ static const char usage[] =
 	"  reuselb stats -p 5300 --udp --json     # the UDP group on 5300, as JSON\n"
 	"  reuselb stats --name web --watch 1     # live, every second, until Ctrl-C\n";
 
-static const struct option options[] = {
+static const struct cli_option options[] = {
 	CLI_TARGET_OPTIONS,
-	{ "json", no_argument, NULL, CLI_OPT_JSON },
-	{ "watch", required_argument, NULL, CLI_OPT_WATCH },
-	{ "count", required_argument, NULL, CLI_OPT_COUNT },
+	{ "json", CLI_OPT_JSON, NULL, "one JSON object instead of the table" },
+	{ "watch", CLI_OPT_WATCH, "SECS",
+	  "redraw every SECS seconds (1 to " CLI_STR(WATCH_MAX) "), with rates per second,\n"
+	  "until SIGINT or SIGTERM (with --json: one object per line)" },
+	{ "count", CLI_OPT_COUNT, "N", "with --watch: stop after N redraws (1 to 1000000)" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -88,43 +89,40 @@ struct sample {
 static int stats_option(void *args, const struct cli_parser *p, int opt, const char *val)
 {
 	struct stats_args *a = args;
-	char show[CLI_SHOW_MAX + 4];
-	unsigned long n;
-
-	(void)p;
-	switch (opt) {
-	case CLI_OPT_WATCH:
-		if (cli_parse_uint(val, 1, WATCH_MAX, &n))
-			return cli_usage_error(CMD, "bad --watch '%s': give 1 to %d seconds",
-					       cli_show(val, show), WATCH_MAX);
-		a->watch = n;
-		break;
-	case CLI_OPT_COUNT:
-		if (cli_parse_uint(val, 1, COUNT_MAX, &n))
-			return cli_usage_error(CMD, "bad --count '%s': give 1 to %d redraws",
-					       cli_show(val, show), COUNT_MAX);
-		a->count = n;
-		break;
-	}
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct stats_args *a)
-{
-	struct cli_parser p;
+	unsigned long n = 0;
 	int err;
 
-	memset(a, 0, sizeof(*a));
-	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	err = cli_options(&p, &a->common, stats_option, a);
-	if (err <= 0)
+	switch (opt) {
+	case CLI_OPT_WATCH:
+		err = cli_uint_option(p, opt, val, 1, WATCH_MAX, " seconds", &n);
+		a->watch = n;
 		return err;
-	if (cli_operands_at_most(&p, 0))
+	case CLI_OPT_COUNT:
+		err = cli_uint_option(p, opt, val, 1, COUNT_MAX, " redraws", &n);
+		a->count = n;
+		return err;
+	}
+	return 1;
+}
+
+static int stats_operands(void *args, struct cli_parser *p)
+{
+	struct stats_args *a = args;
+
+	if (cli_operands_at_most(p, 0))
 		return -EINVAL;
 	if (a->count && !a->watch)
 		return cli_usage_error(CMD, "--count goes with --watch");
-	return cli_target_finish(&a->common.target, &p);
+	return cli_target_finish(&a->common.target, p);
 }
+
+static const struct cli_command command = {
+	.name = CMD,
+	.usage = usage,
+	.options = options,
+	.more = more,
+	.own = stats_option,
+};
 
 static int take_sample(const struct rlb_ctl *ctl, struct sample *s)
 {
@@ -161,8 +159,12 @@ static void print_table(const char *group, const struct sample *cur, const struc
 		prev_steered += prev->st.workers[i].steered;
 		prev_accepted += prev->st.workers[i].accepted;
 	}
-	printf("group %s, policy %s, %u workers, unsteered %" PRIu64 "\n", group, cur->policy,
+	printf("group %s, policy %s, %u workers, unsteered %" PRIu64, group, cur->policy,
 	       st->nr_workers, st->unsteered);
+	if (st->flow_table)
+		printf(", flows evicted early %" PRIu64 " (table %u)", st->flows_evicted,
+		       st->flow_table);
+	printf("\n");
 	printf("%6s  %-8s  %6s  %10s  %9s  %8s  %10s  %8s  %6s", "worker", "state", "weight",
 	       "steered", "fallbacks", "migrated", "accepted", "active", "share");
 	if (rates)
@@ -230,7 +232,11 @@ static void print_json(const char *group, const struct sample *cur, const struct
 			printf(",\"steered_per_s\":null,\"accepted_per_s\":null");
 		printf("}");
 	}
-	printf("],\"unsteered\":%" PRIu64 "}\n", st->unsteered);
+	printf("],\"unsteered\":%" PRIu64, st->unsteered);
+	if (st->flow_table)
+		printf(",\"flow_table\":%u,\"flows_evicted\":%" PRIu64, st->flow_table,
+		       st->flows_evicted);
+	printf("}\n");
 }
 
 static void show(const struct stats_args *a, const struct sample *cur, const struct sample *prev)
@@ -322,13 +328,10 @@ int cmd_stats(int argc, char **argv)
 	struct stats_args a;
 	int ret;
 
-	if (parse_args(argc, argv, &a))
-		return CLI_EXIT_USAGE;
-	if (a.common.help) {
-		fputs(usage, stdout);
-		return CLI_EXIT_OK;
-	}
-	cli_libbpf_verbose(a.common.verbose);
+	memset(&a, 0, sizeof(a));
+	ret = cli_begin(&command, argc, argv, &a.common, &a, stats_operands);
+	if (ret >= 0)
+		return ret;
 	if (a.watch)
 		return watch(&a);
 	ret = read_group(&a, &s, false);

@@ -20,11 +20,9 @@ static const char usage[] =
 	"own that read them). 'reuselb stats' shows the weights.\n"
 	"\n"
 	"  WORKER             the worker's id, 0 to the group's workers - 1\n"
-	"  WEIGHT             0 to 1000\n" CLI_TARGET_USAGE
-	"  -v, --verbose      show libbpf's own messages\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Options are given once each; a repeated option is a usage error.\n"
+	"  WEIGHT             0 to 1000\n";
+
+static const char more[] =
 	"\n"
 	"Exit status:\n"
 	"  0 set; 1 failure (not root, a BPF error); 2 usage error, an unknown group or a\n"
@@ -35,7 +33,7 @@ static const char usage[] =
 	"  reuselb weight -p 8080 0 300      # worker 0 gets three times ...\n"
 	"  reuselb weight -p 8080 1 100      # ... what worker 1 gets\n";
 
-static const struct option options[] = {
+static const struct cli_option options[] = {
 	CLI_TARGET_OPTIONS,
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
@@ -46,30 +44,31 @@ struct weight_args {
 	unsigned int worker, weight;
 };
 
-static int parse_args(int argc, char **argv, struct weight_args *a)
+static int weight_operands(void *args, struct cli_parser *p)
 {
+	struct weight_args *a = args;
+	int first = p->next, nr = p->argc - p->next;
 	char show[CLI_SHOW_MAX + 4];
-	struct cli_parser p;
 	unsigned long n;
-	int first, nr;
 
-	memset(a, 0, sizeof(*a));
-	cli_parser_init(&p, CMD, argc, argv, options, ":p:vh");
-	first = cli_options(&p, &a->common, NULL, NULL);
-	if (first <= 0)
-		return first;
-	nr = argc - first;
 	if (nr < 2)
 		return cli_usage_error(CMD, "missing %s: give WORKER WEIGHT",
 				       nr ? "the weight" : "the worker and the weight");
-	if (cli_operands_at_most(&p, 2) || cli_parse_worker(CMD, argv[first], &a->worker))
+	if (cli_operands_at_most(p, 2) || cli_parse_worker(CMD, p->argv[first], &a->worker))
 		return -EINVAL;
-	if (cli_parse_uint(argv[first + 1], 0, RLB_WEIGHT_MAX, &n))
+	if (cli_parse_uint(p->argv[first + 1], 0, RLB_WEIGHT_MAX, &n))
 		return cli_usage_error(CMD, "bad weight '%s': give 0 to %d",
-				       cli_show(argv[first + 1], show), RLB_WEIGHT_MAX);
+				       cli_show(p->argv[first + 1], show), RLB_WEIGHT_MAX);
 	a->weight = n;
-	return cli_target_finish(&a->common.target, &p);
+	return cli_target_finish(&a->common.target, p);
 }
+
+static const struct cli_command command = {
+	.name = CMD,
+	.usage = usage,
+	.options = options,
+	.more = more,
+};
 
 int cmd_weight(int argc, char **argv)
 {
@@ -79,13 +78,10 @@ int cmd_weight(int argc, char **argv)
 	unsigned int before = 0;
 	int ret, err;
 
-	if (parse_args(argc, argv, &a))
-		return CLI_EXIT_USAGE;
-	if (a.common.help) {
-		fputs(usage, stdout);
-		return CLI_EXIT_OK;
-	}
-	cli_libbpf_verbose(a.common.verbose);
+	memset(&a, 0, sizeof(a));
+	ret = cli_begin(&command, argc, argv, &a.common, &a, weight_operands);
+	if (ret >= 0)
+		return ret;
 	ret = cli_target_open(&a.common.target, CMD, &ctl);
 	if (ret)
 		return ret;

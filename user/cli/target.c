@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <bpf/libbpf.h>
 #include "cli/cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -30,7 +29,7 @@ int cli_lib_error(const char *cmd, int err)
 	return err == -EINVAL || err == -ERANGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 }
 
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int quiet(enum rlb_log_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	(void)fmt;
@@ -38,7 +37,7 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-static int loud(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int loud(enum rlb_log_level level, const char *fmt, va_list ap)
 {
 	(void)level;
 	return vfprintf(stderr, fmt, ap);
@@ -47,7 +46,7 @@ static int loud(enum libbpf_print_level level, const char *fmt, va_list ap)
 void cli_libbpf_verbose(bool verbose)
 {
 	/* libbpf's warnings would break the one-line errors: they are for -v */
-	libbpf_set_print(verbose ? loud : quiet);
+	rlb_set_log(verbose ? loud : quiet);
 }
 
 const char *cli_state_name(enum rlb_worker_state state)
@@ -84,25 +83,49 @@ void cli_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static const char *option_name(const struct cli_parser *p, int val)
+const char *cli_option_name(const struct cli_parser *p, int val)
 {
-	for (const struct option *o = p->options; o->name; o++) {
+	for (const struct cli_option *o = p->options; o->name; o++) {
 		if (o->val == val)
 			return o->name;
 	}
 	return "?";
 }
 
-void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
-		     const struct option *options, const char *short_options)
+int cli_uint_option(const struct cli_parser *p, int opt, const char *val, unsigned long min,
+		    unsigned long max, const char *unit, unsigned long *out)
 {
+	char show[CLI_SHOW_MAX + 4];
+
+	if (cli_parse_uint(val, min, max, out))
+		return cli_usage_error(p->cmd, "bad --%s '%s': give %lu to %lu%s",
+				       cli_option_name(p, opt), cli_show(val, show), min, max,
+				       unit);
+	return 0;
+}
+
+void cli_parser_init(struct cli_parser *p, const char *cmd, int argc, char **argv,
+		     const struct cli_option *options)
+{
+	size_t n = 0, s = 0;
+
 	memset(p, 0, sizeof(*p));
 	p->cmd = cmd;
 	p->argc = argc;
 	p->argv = argv;
 	p->options = options;
-	p->short_options = short_options;
 	p->next = argc;
+	/* the leading ':' makes getopt report a missing value as ':' and keep quiet: we print */
+	p->shortopts[s++] = ':';
+	for (const struct cli_option *o = options; o->name && n < CLI_OPTIONS_MAX; o++, n++) {
+		p->longopts[n] = (struct option){ o->name, o->arg ? required_argument : no_argument,
+						  NULL, o->val };
+		if (o->val < 256) {
+			p->shortopts[s++] = o->val;
+			if (o->arg)
+				p->shortopts[s++] = ':';
+		}
+	}
 	/* optind = 0 restarts glibc's getopt, for callers that parse more than one command line */
 	optind = 0;
 	opterr = 0;
@@ -114,19 +137,20 @@ int cli_next_option(struct cli_parser *p, int *opt, const char **val)
 	const char *arg;
 	int o;
 
-	o = getopt_long(p->argc, p->argv, p->short_options, p->options, NULL);
+	o = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
 	if (o == -1) {
 		p->next = optind;
 		return 1;
 	}
 	if (o == ':')
-		return cli_usage_error(p->cmd, "option --%s needs a value", option_name(p, optopt));
+		return cli_usage_error(p->cmd, "option --%s needs a value",
+				       cli_option_name(p, optopt));
 	if (o == '?') {
 		arg = p->argv[optind - 1];
 		/* getopt leaves optopt 0 for a long option it does not know */
-		if (optopt && strcmp(option_name(p, optopt), "?"))
+		if (optopt && strcmp(cli_option_name(p, optopt), "?"))
 			return cli_usage_error(p->cmd, "option --%s takes no value",
-					       option_name(p, optopt));
+					       cli_option_name(p, optopt));
 		/*
 		 * "-5" as a weight reads as an option to getopt: say what it is. getopt stops
 		 * at the first digit: in "-15" it is still on the argument (argv[optind]), in
@@ -148,16 +172,11 @@ int cli_next_option(struct cli_parser *p, int *opt, const char **val)
 		return cli_usage_error(p->cmd, "unknown option");
 	if (p->given[o])
 		return cli_usage_error(p->cmd, "option --%s given more than once",
-				       option_name(p, o));
+				       cli_option_name(p, o));
 	p->given[o] = true;
 	*opt = o;
 	*val = optarg;
 	return 0;
-}
-
-void cli_target_group(uint16_t port, bool udp, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s-%u", udp ? "udp" : "tcp", port);
 }
 
 int cli_target_option(struct cli_target *t, const struct cli_parser *p, int opt, const char *val)
@@ -202,7 +221,7 @@ int cli_target_finish(struct cli_target *t, const struct cli_parser *p)
 	if (name)
 		snprintf(t->group, sizeof(t->group), "%s", t->name);
 	else
-		cli_target_group(t->port, t->udp, t->group, sizeof(t->group));
+		rlb_default_name(t->udp, t->port, t->group, sizeof(t->group));
 	return 0;
 }
 
@@ -213,6 +232,12 @@ int cli_options(struct cli_parser *p, struct cli_common *c, cli_option_fn *own, 
 	int opt = 0, err;
 
 	while (!(err = cli_next_option(p, &opt, &val))) {
+		err = own ? own(args, p, opt, val) : 1;
+		if (err <= 0) {
+			if (err < 0)
+				return err;
+			continue;
+		}
 		err = cli_target_option(&c->target, p, opt, val);
 		if (err < 0)
 			return err;
@@ -229,13 +254,72 @@ int cli_options(struct cli_parser *p, struct cli_common *c, cli_option_fn *own, 
 			/* what follows is not read: -h on a wrong command line still helps */
 			c->help = true;
 			return 0;
-		default:
-			err = own ? own(args, p, opt, val) : 0;
-			if (err)
-				return err;
 		}
 	}
 	return err < 0 ? err : p->next;
+}
+
+/* "-p, --port=PORT" or "    --udp" */
+static int option_head(const struct cli_option *o, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s%c%s--%s%s%s", o->val < 256 ? "-" : " ",
+			o->val < 256 ? o->val : ' ', o->val < 256 ? ", " : "  ", o->name,
+			o->arg ? "=" : "", o->arg ? o->arg : "");
+}
+
+void cli_print_options(FILE *f, const struct cli_option *options)
+{
+	char head[64];
+	int width = 0;
+
+	for (const struct cli_option *o = options; o->name; o++) {
+		int n = option_head(o, head, sizeof(head));
+
+		width = n > width ? n : width;
+	}
+	for (const struct cli_option *o = options; o->name; o++) {
+		const char *line = o->help, *end;
+
+		option_head(o, head, sizeof(head));
+		fprintf(f, "  %-*s  ", width, head);
+		/* continuation lines start under the first one */
+		while ((end = strchr(line, '\n'))) {
+			fprintf(f, "%.*s\n%*s", (int)(end - line), line, width + 4, "");
+			line = end + 1;
+		}
+		fprintf(f, "%s\n", line);
+	}
+}
+
+void cli_help(const struct cli_command *cmd, FILE *f)
+{
+	fputs(cmd->usage, f);
+	cli_print_options(f, cmd->options);
+	fputs("\nOptions are given once each; a repeated option is a usage error.\n", f);
+	if (cmd->help_extra)
+		cmd->help_extra(f);
+	fputs(cmd->more, f);
+}
+
+int cli_begin(const struct cli_command *cmd, int argc, char **argv, struct cli_common *c,
+	      void *args, int (*operands)(void *args, struct cli_parser *p))
+{
+	struct cli_parser p;
+	int err;
+
+	cli_parser_init(&p, cmd->name, argc, argv, cmd->options);
+	err = cli_options(&p, c, cmd->own, args);
+	if (err < 0)
+		return CLI_EXIT_USAGE;
+	if (c->help) {
+		cli_help(cmd, stdout);
+		return CLI_EXIT_OK;
+	}
+	err = operands ? operands(args, &p) : cli_operands_at_most(&p, 0);
+	if (err)
+		return CLI_EXIT_USAGE;
+	cli_libbpf_verbose(c->verbose);
+	return -1;
 }
 
 int cli_operands_at_most(const struct cli_parser *p, int max)
@@ -263,19 +347,6 @@ int cli_parse_worker(const char *cmd, const char *s, unsigned int *out)
 	return 0;
 }
 
-/* Whether the group is served now, by the same test as rlb_ctl_open()'s. */
-static bool group_live(const char *group)
-{
-	static char names[256][RLB_NAME_MAX + 1];
-	int n = rlb_list_groups(names, NULL, 256);
-
-	for (int i = 0; i < n && i < 256; i++) {
-		if (!strcmp(names[i], group))
-			return true;
-	}
-	return false;
-}
-
 int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl **out)
 {
 	int err = rlb_ctl_open(t->group, out);
@@ -286,7 +357,7 @@ int cli_target_open(const struct cli_target *t, const char *cmd, struct rlb_ctl 
 	 * A group that does not exist is a wrong -p or --name: nothing was done. (A live group
 	 * with a pin missing is -ENOENT too, but a failure: its pins are being made or removed.)
 	 */
-	if (err == -ENOENT && !group_live(t->group)) {
+	if (err == -ENOENT && !rlb_group_owner(t->group)) {
 		fprintf(stderr, "reuselb %s: %s; see 'reuselb list'\n", cmd, rlb_last_error());
 		return CLI_EXIT_USAGE;
 	}

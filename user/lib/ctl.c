@@ -51,23 +51,16 @@ int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max)
 	return n;
 }
 
-const struct rlb_ctl_map rlb_ctl_maps[RLB_CTL_MAPS] = {
-	{ "config", offsetof(struct rlb_ctl, config_fd) },
-	{ "workers", offsetof(struct rlb_ctl, workers_fd) },
-	{ "load", offsetof(struct rlb_ctl, load_fd) },
-	{ "stats", offsetof(struct rlb_ctl, stats_fd) },
-	{ "weighted", offsetof(struct rlb_ctl, weighted_fd) },
-	{ "maglev", offsetof(struct rlb_ctl, maglev_fd) },
-	{ "cpus", offsetof(struct rlb_ctl, cpus_fd) },
-	{ "socks", offsetof(struct rlb_ctl, socks_fd) },
-	{ "flows", offsetof(struct rlb_ctl, flows_fd) },
-	{ "custom", offsetof(struct rlb_ctl, custom_fd) },
-};
-
-int *rlb_ctl_map_fd(struct rlb_ctl *c, size_t i)
+int rlb_group_owner(const char *name)
 {
-	return (int *)((char *)c + rlb_ctl_maps[i].offset);
+	return rlb_name_valid(name) ? rlb_group_live(name) : 0;
 }
+
+const char *const rlb_map_names[RLB_MAP__COUNT] = {
+#define RLB_MAP_NAME(id, name) [RLB_MAP_##id] = #name,
+	RLB_MAPS(RLB_MAP_NAME)
+#undef RLB_MAP_NAME
+};
 
 static int no_such_group(const char *name)
 {
@@ -181,10 +174,10 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		return rlb_error(-ENOMEM, "out of memory");
 	rlb_ctl_init(c, name);
 	c->owned = true;
-	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
-		*fd = -1;
-	for (size_t i = 0; i < RLB_CTL_MAPS && !err; i++)
-		err = open_pin(name, rlb_ctl_maps[i].name, rlb_ctl_map_fd(c, i));
+	for (int i = 0; i < RLB_MAP__COUNT; i++)
+		c->fd[i] = -1;
+	for (int i = 0; i < RLB_MAP__COUNT && !err; i++)
+		err = open_pin(name, rlb_map_names[i], &c->fd[i]);
 	if (err) {
 		rlb_ctl_close(c);
 		return err;
@@ -197,9 +190,9 @@ void rlb_ctl_close(struct rlb_ctl *c)
 {
 	if (!c || !c->owned)
 		return;
-	for (int *fd = &c->config_fd; fd <= &c->custom_fd; fd++)
-		if (*fd >= 0)
-			close(*fd);
+	for (int i = 0; i < RLB_MAP__COUNT; i++)
+		if (c->fd[i] >= 0)
+			close(c->fd[i]);
 	rlb_ctl_fini(c);
 	free(c);
 }
@@ -213,21 +206,21 @@ static int read_config(const struct rlb_ctl *c, struct rlb_config *cfg)
 {
 	__u32 key = 0;
 
-	if (bpf_map_lookup_elem(c->config_fd, &key, cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	return 0;
 }
 
 static int read_worker(const struct rlb_ctl *c, __u32 slot, struct rlb_worker *w)
 {
-	if (bpf_map_lookup_elem(c->workers_fd, &slot, w))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_WORKERS], &slot, w))
 		return rlb_bpf_error(-errno, "cannot read the workers map");
 	return 0;
 }
 
 static int write_worker(struct rlb_ctl *c, __u32 slot, const struct rlb_worker *w)
 {
-	if (bpf_map_update_elem(c->workers_fd, &slot, w, 0))
+	if (bpf_map_update_elem(c->fd[RLB_MAP_WORKERS], &slot, w, 0))
 		return rlb_bpf_error(-errno, "cannot write the workers map");
 	return 0;
 }
@@ -243,7 +236,7 @@ static int read_stats(const struct rlb_ctl *c, __u32 slot, struct rlb_stats *sum
 	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return rlb_error(-ENOMEM, "out of memory");
-	if (bpf_map_lookup_elem(c->stats_fd, &slot, percpu)) {
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_STATS], &slot, percpu)) {
 		free(percpu);
 		return rlb_bpf_error(-errno, "cannot read the stats map");
 	}
@@ -279,7 +272,7 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 		err = read_worker(c, slot, &w);
 		if (!err)
 			err = read_stats(c, slot, &st);
-		if (!err && bpf_map_lookup_elem(c->load_fd, &slot, &l))
+		if (!err && bpf_map_lookup_elem(c->fd[RLB_MAP_LOAD], &slot, &l))
 			err = rlb_bpf_error(-errno, "cannot read the load map");
 		if (err)
 			return err;
@@ -294,37 +287,34 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 	}
 	err = read_stats(c, RLB_STATS_UNSTEERED, &st);
 	out->unsteered = st.steered;
+	if (!err && (cfg.flags & RLB_CFG_FLOWS))
+		err = rlb_flows_read(c, &out->flows_evicted, &out->flow_table);
 	return err;
 }
 
 static int set_policy(struct rlb_ctl *c, enum rlb_policy policy)
 {
+	struct bpf_map_info info = {};
+	struct rlb_features f = {};
+	__u32 len = sizeof(info);
 	struct rlb_config cfg;
 	__u32 key = 0;
 	int err;
 
-	if ((unsigned int)policy >= RLB_POLICY__COUNT)
-		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", policy,
-				 rlb_policy_names());
-	if (policy == RLB_POLICY_LEAST_CONN) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-
-		/* the owner's probe decided at load time: its load map says what it chose */
-		if (bpf_obj_get_info_by_fd(c->load_fd, &info, &len))
-			return rlb_bpf_error(-errno, "cannot read the load map");
-		if (!(info.map_flags & BPF_F_MMAPABLE))
-			return rlb_error(-EOPNOTSUPP,
-					 "policy least-conn needs mmapable BPF arrays (Linux 5.5+), "
-					 "which group %s does not have: choose another policy",
-					 c->name);
-	}
+	/* what the owner's probe found at load time: its load map says whether it is mmapable */
+	if (bpf_obj_get_info_by_fd(c->fd[RLB_MAP_LOAD], &info, &len))
+		return rlb_bpf_error(-errno, "cannot read the load map");
+	f.sk_reuseport = true;
+	f.mmapable = info.map_flags & BPF_F_MMAPABLE;
+	err = rlb_policy_check(policy, &f, c->name);
+	if (err)
+		return err;
 	err = read_config(c, &cfg);
 	if (err)
 		return err;
 	/* one aligned field changes: the program sees the old policy or the new, nothing between */
 	cfg.policy = policy;
-	if (bpf_map_update_elem(c->config_fd, &key, &cfg, 0))
+	if (bpf_map_update_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg, 0))
 		return rlb_bpf_error(-errno, "cannot write the config map");
 	return 0;
 }

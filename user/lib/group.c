@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +21,6 @@
 #ifndef SO_DETACH_REUSEPORT_BPF
 #define SO_DETACH_REUSEPORT_BPF 68
 #endif
-
-static bool libbpf_verbose;
-
-static int print_libbpf(enum libbpf_print_level level __attribute__((unused)), const char *fmt,
-			va_list ap)
-{
-	/* even libbpf's warnings only repeat what our own error line says */
-	if (!libbpf_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
 
 struct sockname {
 	struct sockaddr_storage ss;
@@ -80,21 +68,45 @@ static uint16_t get_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/*
+ * Every map of the program is one of RLB_MAPS, so that pinning, the CLI, a takeover and users'
+ * policies all see it: a map added to the program and not to the list stops here.
+ */
+static int check_map_names(struct steer_bpf *skel)
+{
+	struct bpf_map *map;
+	int i;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		/* .bss, .rodata and the like are the program's own */
+		if (strchr(bpf_map__name(map), '.'))
+			continue;
+		for (i = 0; i < RLB_MAP__COUNT; i++)
+			if (!strcmp(bpf_map__name(map), rlb_map_names[i]))
+				break;
+		if (i == RLB_MAP__COUNT)
+			return rlb_error(-EINVAL,
+					 "map %s of the steering program is not in RLB_MAPS "
+					 "(reuselb/abi.h): add it there",
+					 bpf_map__name(map));
+	}
+	return 0;
+}
+
 static int load_program(struct rlb_group *g)
 {
-	char *log;
 	struct steer_bpf *skel;
+	bool short_of_caps;
+	char *log;
 	int err;
 
 	skel = steer_bpf__open();
 	if (!skel)
 		return rlb_bpf_error(-errno, "cannot open the steering program");
 	g->skel = skel;
-	log = malloc(RLB_LOG_SIZE);
+	log = rlb_log_buf(skel->progs.rlb_steer);
 	if (!log)
-		return rlb_error(-ENOMEM, "out of memory");
-	log[0] = '\0';
-	bpf_program__set_log_buf(skel->progs.rlb_steer, log, RLB_LOG_SIZE);
+		return -ENOMEM;
 	/* migrate-capable: a closing listener's queue is steered to a live worker, not reset */
 	bpf_program__set_expected_attach_type(skel->progs.rlb_steer,
 					      g->features.migrate
@@ -102,20 +114,26 @@ static int load_program(struct rlb_group *g)
 						      : BPF_SK_REUSEPORT_SELECT);
 	if (!g->features.mmapable)
 		bpf_map__set_map_flags(skel->maps.load, 0);
-	err = g->predecessor ? rlb_takeover_share_maps(g) : 0;
+	err = check_map_names(skel);
+	if (!err)
+		err = rlb_flows_size(g);
+	if (!err && g->predecessor)
+		err = rlb_takeover_share_maps(g);
 	if (err)
 		goto out;
 	err = steer_bpf__load(skel);
-	if (err && (err == -EPERM || err == -EACCES) && rlb_missing_caps()[0]) {
-		/* short of capabilities, the verifier's complaints are only the symptom */
+	/* short of capabilities, the verifier's complaints are only the symptom */
+	short_of_caps = (err == -EPERM || err == -EACCES) && rlb_missing_caps()[0];
+	rlb_log_done(log, err && !short_of_caps);
+	log = NULL;
+	if (short_of_caps)
 		err = rlb_group_priv_error(err, "cannot load the steering program", g->opts.pin);
-	} else if (err) {
-		rlb_keep_verifier_log(log);
+	else if (err)
 		err = rlb_error(err, "the kernel rejected the steering program: %s%s",
-				strerror(-err), log[0] ? " (verifier log follows)" : "");
-	}
+				strerror(-err),
+				rlb_verifier_log()[0] ? " (verifier log follows)" : "");
 out:
-	free(log);
+	rlb_log_done(log, false);
 	return err;
 }
 
@@ -125,23 +143,25 @@ static int init_cpus(struct rlb_group *g)
 	struct rlb_cpu none = { .worker = RLB_NONE };
 
 	for (__u32 cpu = 0; cpu < RLB_MAX_CPUS; cpu++)
-		if (bpf_map_update_elem(g->ctl.cpus_fd, &cpu, &none, 0))
+		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_CPUS], &cpu, &none, 0))
 			return rlb_bpf_error(-errno, "cannot write the cpus map");
 	return 0;
 }
 
+void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT])
+{
+#define RLB_SKEL_MAP(id, name) maps[RLB_MAP_##id] = g->skel->maps.name;
+	RLB_MAPS(RLB_SKEL_MAP)
+#undef RLB_SKEL_MAP
+}
+
 static void set_ctl_fds(struct rlb_group *g)
 {
-	g->ctl.config_fd = bpf_map__fd(g->skel->maps.config);
-	g->ctl.workers_fd = bpf_map__fd(g->skel->maps.workers);
-	g->ctl.load_fd = bpf_map__fd(g->skel->maps.load);
-	g->ctl.stats_fd = bpf_map__fd(g->skel->maps.stats);
-	g->ctl.weighted_fd = bpf_map__fd(g->skel->maps.weighted);
-	g->ctl.maglev_fd = bpf_map__fd(g->skel->maps.maglev);
-	g->ctl.cpus_fd = bpf_map__fd(g->skel->maps.cpus);
-	g->ctl.socks_fd = bpf_map__fd(g->skel->maps.socks);
-	g->ctl.flows_fd = bpf_map__fd(g->skel->maps.flows);
-	g->ctl.custom_fd = bpf_map__fd(g->skel->maps.custom);
+	struct bpf_map *maps[RLB_MAP__COUNT];
+
+	rlb_skel_maps(g, maps);
+	for (int i = 0; i < RLB_MAP__COUNT; i++)
+		g->ctl.fd[i] = bpf_map__fd(maps[i]);
 }
 
 unsigned int rlb_config_flags(const struct rlb_group *g)
@@ -168,7 +188,7 @@ static int init_group(struct rlb_group *g)
 
 	if (getrandom(&cfg.seed, sizeof(cfg.seed), 0) != sizeof(cfg.seed))
 		return rlb_error(-errno, "cannot seed the hash: getrandom: %s", strerror(errno));
-	err = bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
+	err = bpf_map_update_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg, 0);
 	if (err)
 		return rlb_bpf_error(-errno, "cannot write the config map");
 	return init_cpus(g);
@@ -189,9 +209,9 @@ static int init_slots(struct rlb_group *g)
 	if (!zero)
 		return rlb_error(-ENOMEM, "out of memory");
 	for (__u32 slot = g->base; slot < g->base + g->opts.nr_workers && !err; slot++) {
-		if (bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0) ||
-		    bpf_map_update_elem(g->ctl.load_fd, &slot, &l, 0) ||
-		    bpf_map_update_elem(g->ctl.stats_fd, &slot, zero, 0))
+		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_WORKERS], &slot, &w, 0) ||
+		    bpf_map_update_elem(g->ctl.fd[RLB_MAP_LOAD], &slot, &l, 0) ||
+		    bpf_map_update_elem(g->ctl.fd[RLB_MAP_STATS], &slot, zero, 0))
 			err = rlb_bpf_error(-errno, "cannot initialise the maps");
 	}
 	free(zero);
@@ -217,7 +237,7 @@ static int init_maps(struct rlb_group *g)
 	if (g->features.mmapable) {
 		g->load_len = bpf_map__max_entries(g->skel->maps.load) * sizeof(struct rlb_load);
 		g->load = mmap(NULL, g->load_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       g->ctl.load_fd, 0);
+			       g->ctl.fd[RLB_MAP_LOAD], 0);
 		if (g->load == MAP_FAILED) {
 			g->load = NULL;
 			return rlb_error(-errno, "cannot map the load map: %s", strerror(errno));
@@ -283,7 +303,7 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	if (!g->skel)
 		return 0;
 	val = fd;
-	if (bpf_map_update_elem(g->ctl.socks_fd, &slot, &val, BPF_ANY))
+	if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &slot, &val, BPF_ANY))
 		return rlb_bpf_error(-errno, "cannot put the socket into the socks map");
 	return 0;
 }
@@ -293,7 +313,7 @@ static void set_name(struct rlb_group *g, const char *name)
 	if (name)
 		snprintf(g->name, sizeof(g->name), "%s", name);
 	else
-		snprintf(g->name, sizeof(g->name), "%s-%u", g->opts.udp ? "udp" : "tcp", g->port);
+		rlb_default_name(g->opts.udp, g->port, g->name, sizeof(g->name));
 	memcpy(g->ctl.name, g->name, sizeof(g->ctl.name));
 }
 
@@ -303,7 +323,7 @@ static int record_endpoint(struct rlb_group *g, const struct sockname *sn)
 	struct rlb_config cfg;
 	__u32 key = 0;
 
-	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	cfg.proto = g->opts.udp ? IPPROTO_UDP : IPPROTO_TCP;
 	cfg.family = sn->ss.ss_family;
@@ -313,7 +333,7 @@ static int record_endpoint(struct rlb_group *g, const struct sockname *sn)
 		memcpy(cfg.addr, &((const struct sockaddr_in *)&sn->ss)->sin_addr, 4);
 	else
 		memcpy(cfg.addr, &((const struct sockaddr_in6 *)&sn->ss)->sin6_addr, 16);
-	if (bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0))
+	if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg, 0))
 		return rlb_bpf_error(-errno, "cannot write the config map");
 	return 0;
 }
@@ -321,20 +341,17 @@ static int record_endpoint(struct rlb_group *g, const struct sockname *sn)
 /* Pins maps and program; with an ephemeral port the name is only known now. */
 static int pin_group(struct rlb_group *g, const char *name)
 {
-	struct bpf_map *maps[] = { g->skel->maps.config,   g->skel->maps.socks,
-				   g->skel->maps.workers,  g->skel->maps.load,
-				   g->skel->maps.stats,	   g->skel->maps.weighted,
-				   g->skel->maps.maglev,   g->skel->maps.cpus,
-				   g->skel->maps.custom,   g->skel->maps.flows };
+	struct bpf_map *maps[RLB_MAP__COUNT];
 	int err;
 
+	rlb_skel_maps(g, maps);
 	if (g->lock_fd < 0) {
 		set_name(g, name);
 		err = rlb_pins_lock(g);
 		if (err)
 			return err;
 	}
-	return rlb_pins_pin(g, maps, sizeof(maps) / sizeof(maps[0]), g->skel->progs.rlb_steer);
+	return rlb_pins_pin(g, maps, RLB_MAP__COUNT, g->skel->progs.rlb_steer);
 }
 
 static int check_features(struct rlb_group *g)
@@ -350,11 +367,7 @@ static int check_features(struct rlb_group *g)
 		return rlb_error(-EOPNOTSUPP,
 				 "this kernel cannot run sk_reuseport programs (Linux 4.19+ with "
 				 "CONFIG_BPF_SYSCALL): only policy kernel works here");
-	if (!g->features.mmapable && g->opts.policy == RLB_POLICY_LEAST_CONN)
-		return rlb_error(-EOPNOTSUPP,
-				 "policy least-conn needs mmapable BPF arrays (Linux 5.5+), which "
-				 "this kernel lacks: choose another policy");
-	return 0;
+	return rlb_policy_check(g->opts.policy, &g->features, NULL);
 }
 
 static int check_opts(const struct rlb_group_opts *o)
@@ -364,7 +377,11 @@ static int check_opts(const struct rlb_group_opts *o)
 	if (o->nr_workers < 1 || o->nr_workers > RLB_MAX_WORKERS)
 		return rlb_error(-EINVAL, "bad number of workers %u: give 1 to %d", o->nr_workers,
 				 RLB_MAX_WORKERS);
-	if ((unsigned int)o->policy >= RLB_POLICY__COUNT)
+	if (o->flow_table &&
+	    (o->flow_table < RLB_FLOW_TABLE_MIN || o->flow_table > RLB_FLOW_TABLE_MAX))
+		return rlb_error(-EINVAL, "bad flow table size %u: give %d to %u", o->flow_table,
+				 RLB_FLOW_TABLE_MIN, RLB_FLOW_TABLE_MAX);
+	if (!rlb_policy_info(o->policy))
 		return rlb_error(-EINVAL, "bad policy %d: choose one of %s", o->policy,
 				 rlb_policy_names());
 	return 0;
@@ -394,8 +411,6 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;
 	rlb_keep_verifier_log(NULL);
-	libbpf_verbose = opts->verbose;
-	libbpf_set_print(print_libbpf);
 
 	/* the "kernel" policy has no maps: nothing to pin or control */
 	g->opts.pin = opts->pin && opts->policy != RLB_POLICY_KERNEL;
@@ -439,6 +454,8 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		err = rlb_takeover_finish(g);
 	else if (g->opts.pin)
 		err = pin_group(g, opts->name);
+	if (!err)
+		err = rlb_flows_watch_start(g);
 	if (err)
 		goto fail;
 	set_name(g, opts->name);
@@ -456,6 +473,7 @@ void rlb_group_close(struct rlb_group *g)
 
 	if (!g)
 		return;
+	rlb_flows_watch_stop(g);
 	rlb_takeover_stop(g);
 	/* after a handover, program and pins are the successor's: only our sockets go */
 	if (g->handed_over)
@@ -501,7 +519,7 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 		if (err)
 			return err;
 		/* out of the rotation first, so the program never picks a slot that is going away */
-		if (bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0))
+		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_WORKERS], &slot, &w, 0))
 			err = rlb_bpf_error(-errno, "cannot write the workers map");
 		if (!err)
 			err = rlb_ctl_rebuild_tables(&g->ctl);
@@ -530,7 +548,7 @@ enum rlb_policy rlb_group_policy(const struct rlb_group *g)
 	__u32 key = 0;
 
 	/* the CLI or bpftool may have switched it since */
-	if (g->skel && bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg) == 0)
+	if (g->skel && bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg) == 0)
 		return cfg.policy;
 	return g->opts.policy;
 }
@@ -572,7 +590,7 @@ int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu
 	if (worker >= g->opts.nr_workers || cpu >= RLB_MAX_CPUS)
 		return rlb_error(-ERANGE, "cannot give CPU %u to worker %u: out of range", cpu,
 				 worker);
-	if (g->skel && bpf_map_update_elem(g->ctl.cpus_fd, &cpu, &c, 0))
+	if (g->skel && bpf_map_update_elem(g->ctl.fd[RLB_MAP_CPUS], &cpu, &c, 0))
 		return rlb_bpf_error(-errno, "cannot write the cpus map");
 	return 0;
 }

@@ -18,11 +18,13 @@ struct steer_bpf;
 struct bpf_map;
 struct bpf_program;
 
+/* The maps' names (and pins' names), indexed by enum rlb_map. */
+extern const char *const rlb_map_names[RLB_MAP__COUNT];
+
 /* The maps a controller needs, from the skeleton (owner) or from the pins (CLI). */
 struct rlb_ctl {
 	char name[RLB_NAME_MAX + 1];
-	int config_fd, workers_fd, load_fd, stats_fd, weighted_fd, maglev_fd, cpus_fd, socks_fd,
-		flows_fd, custom_fd; /* keep custom_fd last: loops run from config_fd to it */
+	int fd[RLB_MAP__COUNT]; /* fd[RLB_MAP_CONFIG], ...: every map of RLB_MAPS */
 	bool owned; /* the fds are ours to close */
 	int lock_fd;	       /* the open RLB_PIN_CTL_LOCK directory, -1 until first locked */
 	pthread_mutex_t mutex; /* threads of one process share lock_fd's flock: this parts them */
@@ -39,15 +41,6 @@ void rlb_ctl_fini(struct rlb_ctl *c);
  */
 int rlb_ctl_lock(struct rlb_ctl *c);
 void rlb_ctl_unlock(struct rlb_ctl *c);
-
-/* The pinned maps a controller opens, by pin name, and where it keeps each fd. */
-#define RLB_CTL_MAPS 10
-struct rlb_ctl_map {
-	const char *name;
-	size_t offset;
-};
-extern const struct rlb_ctl_map rlb_ctl_maps[RLB_CTL_MAPS];
-int *rlb_ctl_map_fd(struct rlb_ctl *c, size_t i);
 
 struct rlb_group {
 	struct rlb_group_opts opts;
@@ -67,6 +60,7 @@ struct rlb_group {
 	uint16_t port;
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
+	struct rlb_flows_watch *flows; /* UDP: counts flows evicted early (flows.c) */
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
@@ -83,6 +77,14 @@ int rlb_bpf_error(int err, const char *what);
 
 /* Keeps (the end of) the verifier log of a failed load for rlb_verifier_log(). */
 void rlb_keep_verifier_log(const char *log);
+/*
+ * A buffer of RLB_LOG_SIZE for the verifier's log of prog, set on it; NULL, with the error
+ * set, when out of memory. After the load, rlb_log_done() keeps the log for
+ * rlb_verifier_log() when keep (a refused load), clears it otherwise, and frees the buffer
+ * (NULL is a no-op).
+ */
+char *rlb_log_buf(struct bpf_program *prog);
+void rlb_log_done(char *log, bool keep);
 
 /* What loading the program takes, for messages; CAP_SYS_ADMIN covers it all. */
 #define RLB_CAPS_NEEDED "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN)"
@@ -118,6 +120,18 @@ int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg);
 /* config.flags and config.flow_timeout as this process would set them. */
 unsigned int rlb_config_flags(const struct rlb_group *g);
 unsigned int rlb_flow_timeout(const struct rlb_group *g);
+
+/* The flows map's size this process asks for (opts.flow_table or the default). */
+unsigned int rlb_flow_table(const struct rlb_group *g);
+/* Before load: sizes the flows map, or checks that a successor's size is the live one's. */
+int rlb_flows_size(struct rlb_group *g);
+/* UDP groups: the owner's count of flows evicted before their timeout (flows.c). */
+int rlb_flows_watch_start(struct rlb_group *g);
+void rlb_flows_watch_stop(struct rlb_group *g);
+/* The flows map's size and the count of flows it evicted early, through c. */
+int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *table);
+/* The skeleton's maps, indexed by enum rlb_map. */
+void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT]);
 
 int rlb_takeover_share_maps(struct rlb_group *g);
 int rlb_takeover_base(struct rlb_group *g, unsigned int *base);

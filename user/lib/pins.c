@@ -5,7 +5,6 @@
  * does): a directory whose lock nobody holds was left by a process that died, and its pins are
  * stale.
  */
-#include <ctype.h>
 #include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
@@ -24,21 +23,39 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
+bool rlb_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return false;
+	n = strnlen(name, RLB_NAME_MAX + 1);
+	if (n == 0 || n > RLB_NAME_MAX || name[0] == '.')
+		return false;
+	/* ASCII, whatever the locale: the name is a path on bpffs and a word in messages */
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
 int rlb_check_name(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > RLB_NAME_MAX || name[0] == '.')
-		goto bad;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
-			goto bad;
-	return 0;
-bad:
+	if (rlb_name_valid(name))
+		return 0;
 	return rlb_error(-EINVAL,
 			 "bad group name '%s': use 1 to %d letters, digits, '.', '_' or '-', "
 			 "not starting with '.'",
-			 name, RLB_NAME_MAX);
+			 name ? name : "", RLB_NAME_MAX);
+}
+
+void rlb_default_name(bool udp, uint16_t port, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%u", udp ? "udp" : "tcp", port);
 }
 
 int rlb_pin_path(char *buf, size_t len, const char *name, const char *file)
@@ -103,7 +120,7 @@ static bool has_sockets(const char *name)
 	__u64 cookie;
 	int fd;
 
-	if (rlb_pin_path(path, sizeof(path), name, "socks"))
+	if (rlb_pin_path(path, sizeof(path), name, rlb_map_names[RLB_MAP_SOCKS]))
 		return false;
 	fd = bpf_obj_get(path);
 	if (fd < 0)

@@ -98,7 +98,7 @@ int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg)
 	for (__u32 i = 0; i < cfg->nr_workers && i < RLB_MAX_WORKERS; i++) {
 		__u32 slot = cfg->base + i;
 
-		if (bpf_map_lookup_elem(c->workers_fd, &slot, &w))
+		if (bpf_map_lookup_elem(c->fd[RLB_MAP_WORKERS], &slot, &w))
 			return rlb_bpf_error(-errno, "cannot read the workers map");
 		live[i] = w.state == RLB_WORKER_LIVE;
 		weights[i] = live[i] ? w.weight : 0;
@@ -108,10 +108,11 @@ int rlb_build_tables_for(struct rlb_ctl *c, struct rlb_config *cfg)
 		return rlb_error(-ENOMEM, "out of memory");
 	half = !(cfg->table & 1);
 	rlb_build_weighted(weights, cfg->nr_workers, table, RLB_WEIGHT_TABLE);
-	err = write_half(c->weighted_fd, half * RLB_WEIGHT_TABLE, table, RLB_WEIGHT_TABLE);
+	err = write_half(c->fd[RLB_MAP_WEIGHTED], half * RLB_WEIGHT_TABLE, table, RLB_WEIGHT_TABLE);
 	if (!err) {
 		rlb_build_maglev(live, cfg->nr_workers, table, RLB_MAGLEV_SIZE);
-		err = write_half(c->maglev_fd, half * RLB_MAGLEV_SIZE, table, RLB_MAGLEV_SIZE);
+		err = write_half(c->fd[RLB_MAP_MAGLEV], half * RLB_MAGLEV_SIZE, table,
+				 RLB_MAGLEV_SIZE);
 	}
 	free(table);
 	if (!err)
@@ -125,17 +126,17 @@ int rlb_ctl_rebuild_tables(struct rlb_ctl *c)
 	__u32 key = 0, half;
 	int err;
 
-	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	err = rlb_build_tables_for(c, &cfg);
 	if (err)
 		return err;
 	half = cfg.table;
 	/* re-read: only the table field is ours to change, the policy may have moved meanwhile */
-	if (bpf_map_lookup_elem(c->config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	cfg.table = half;
-	if (bpf_map_update_elem(c->config_fd, &key, &cfg, 0))
+	if (bpf_map_update_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg, 0))
 		return rlb_bpf_error(-errno, "cannot write the config map");
 	return 0;
 }

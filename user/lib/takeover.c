@@ -23,17 +23,17 @@
 #include "internal.h"
 #include "steer.skel.h"
 
-/* Every map of the skeleton but its .bss is the pinned one of the same name. */
+/* Every map of RLB_MAPS is the pinned one of the same name; the .bss stays our own. */
 int rlb_takeover_share_maps(struct rlb_group *g)
 {
+	struct bpf_map *maps[RLB_MAP__COUNT], *map;
 	char path[RLB_PATH_MAX];
-	struct bpf_map *map;
 	int fd, err;
 
-	bpf_object__for_each_map(map, g->skel->obj) {
-		if (bpf_map__name(map)[0] == '.' || strchr(bpf_map__name(map), '.'))
-			continue;
-		err = rlb_pin_path(path, sizeof(path), g->name, bpf_map__name(map));
+	rlb_skel_maps(g, maps);
+	for (int i = 0; i < RLB_MAP__COUNT; i++) {
+		map = maps[i];
+		err = rlb_pin_path(path, sizeof(path), g->name, rlb_map_names[i]);
 		if (err)
 			return err;
 		fd = bpf_obj_get(path);
@@ -60,7 +60,7 @@ int rlb_takeover_base(struct rlb_group *g, unsigned int *base)
 	struct rlb_config cfg;
 	__u32 key = 0;
 
-	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	if (cfg.successor && (pid_t)cfg.successor != getpid() &&
 	    (kill(cfg.successor, 0) == 0 || errno == EPERM))
@@ -78,9 +78,9 @@ static void clear_successor(struct rlb_group *g)
 	struct rlb_config cfg;
 	__u32 key = 0;
 
-	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg) == 0) {
+	if (bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg) == 0) {
 		cfg.successor = 0;
-		bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0);
+		bpf_map_update_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg, 0);
 	}
 }
 
@@ -124,7 +124,7 @@ int rlb_takeover_finish(struct rlb_group *g)
 	/* our sockets are in the group now: attaching here replaces the old program for all */
 	if (setsockopt(g->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd, sizeof(prog_fd)))
 		return rlb_bpf_error(-errno, "cannot attach the steering program");
-	if (bpf_map_lookup_elem(g->ctl.config_fd, &key, &cfg))
+	if (bpf_map_lookup_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
 	cfg.base = g->base;
 	cfg.nr_workers = g->opts.nr_workers;
@@ -136,7 +136,7 @@ int rlb_takeover_finish(struct rlb_group *g)
 	err = rlb_build_tables_for(&g->ctl, &cfg);
 	if (err)
 		return err;
-	if (bpf_map_update_elem(g->ctl.config_fd, &key, &cfg, 0))
+	if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_CONFIG], &key, &cfg, 0))
 		return rlb_bpf_error(-errno, "cannot write the config map");
 	if (g->predecessor > 0 && kill(g->predecessor, SIGUSR2))
 		return rlb_error(-errno, "cannot ask pid %d to hand over group %s: %s",
@@ -168,7 +168,7 @@ int rlb_group_handover(struct rlb_group *g)
 	for (__u32 i = 0; i < g->opts.nr_workers; i++) {
 		__u32 slot = g->base + i;
 
-		if (bpf_map_update_elem(g->ctl.workers_fd, &slot, &w, 0))
+		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_WORKERS], &slot, &w, 0))
 			return rlb_bpf_error(-errno, "cannot write the workers map");
 	}
 	g->handed_over = true;

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The --metrics endpoint: one thread, one scrape at a time. A scrape is rare and short, so a
- * plain blocking loop with timeouts serves it; a client that stalls holds the next scrape back
- * by SCRAPE_TIMEOUT_MS at most, and never a worker.
+ * The --metrics endpoint: one thread, one poll loop over the listener and up to
+ * METRICS_CONNS connections. A scrape is answered as soon as its request head is in, whatever
+ * the other connections do: each has SCRAPE_TIMEOUT_MS for its request and answer together
+ * (not per read, so a peer that trickles bytes is cut), and a new connection beyond the limit
+ * closes the oldest one still waiting for its request, so idle connections cannot keep a
+ * scrape out either. Never a worker's time.
  */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* accept4, asprintf */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,12 +19,29 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "server/metrics.h"
 
+/* A connection's whole life, request in and answer out. */
 #define SCRAPE_TIMEOUT_MS 2000
 /* A request head longer than this is not a scrape. */
 #define REQUEST_MAX 4096
+/* Connections open at once; Prometheus needs one per scrape. */
+#define METRICS_CONNS 64
+/* Connections the kernel queues before we take them: a burst of idle ones, then a scrape. */
+#define METRICS_BACKLOG 1024
+
+/* A connection of the endpoint; fd -1 is a free slot. */
+struct conn {
+	int fd;
+	uint64_t seq;	      /* order of arrival: the lowest is the oldest */
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC: closed then, answered or not */
+	size_t len;	      /* of the request head so far */
+	char *out;	      /* the answer, once the head is in */
+	size_t out_len, out_off;
+	char req[REQUEST_MAX];
+};
 
 struct metrics {
 	int fd;
@@ -30,6 +51,8 @@ struct metrics {
 	pthread_t thread;
 	struct rlb_group *group;
 	const struct server *server;
+	uint64_t seq;
+	struct conn conns[METRICS_CONNS];
 };
 
 static int fill_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -65,7 +88,8 @@ static int bound_socket(const struct sockaddr_storage *ss, socklen_t len, bool r
 	/* SO_REUSEADDR: a restart must not wait out the TIME_WAIT of the last scrapes */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
-	    bind(fd, (const struct sockaddr *)ss, len) || (listen_too && listen(fd, 16))) {
+	    bind(fd, (const struct sockaddr *)ss, len) ||
+	    (listen_too && listen(fd, METRICS_BACKLOG))) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -99,6 +123,8 @@ int metrics_open(const char *addr, uint16_t port, bool share, struct metrics **o
 	if (!m)
 		return -ENOMEM;
 	m->stopfd = -1;
+	for (int i = 0; i < METRICS_CONNS; i++)
+		m->conns[i].fd = -1;
 	m->fd = bound_socket(&ss, len, true, true);
 	if (m->fd < 0) {
 		err = m->fd;
@@ -151,6 +177,8 @@ static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char
 	snap->steering = true;
 	snap->nr_workers = st.nr_workers;
 	snap->unsteered = st.unsteered;
+	snap->flow_table = st.flow_table;
+	snap->flows_evicted = st.flows_evicted;
 	for (unsigned int i = 0; i < st.nr_workers; i++) {
 		const struct rlb_worker_stats *ws = &st.workers[i];
 
@@ -166,123 +194,225 @@ static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char
 	return 0;
 }
 
-static void send_all(int fd, const char *buf, size_t len)
+/* A whole answer: status line, headers and (unless head) the body. NULL when out of memory. */
+static char *answer(const char *status, const char *type, const char *body, size_t len, bool head,
+		    size_t *out_len)
 {
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= n;
-	}
-}
-
-static void respond(int fd, const char *status, const char *type, const char *body, size_t len,
-		    bool head)
-{
-	char hdr[256];
+	char *buf = NULL;
 	int n;
 
-	n = snprintf(hdr, sizeof(hdr),
+	n = asprintf(&buf,
 		     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-		     "Connection: close\r\n\r\n",
-		     status, type, len, strncmp(status, "405", 3) ? "" : "Allow: GET, HEAD\r\n");
-	send_all(fd, hdr, n);
-	if (!head)
-		send_all(fd, body, len);
+		     "Connection: close\r\n\r\n%.*s",
+		     status, type, len, strncmp(status, "405", 3) ? "" : "Allow: GET, HEAD\r\n",
+		     head ? 0 : (int)len, body);
+	if (n < 0)
+		return NULL;
+	*out_len = n;
+	return buf;
 }
 
-/* Reads the request head; returns its length, or 0 when none came whole in time. */
-static size_t read_head(int fd, char *buf, size_t size)
+/* The answer to a request head (req, NUL-terminated; NULL when none came whole). */
+static char *scrape(const struct metrics *m, const char *req, size_t *out_len)
 {
-	size_t len = 0;
+	static const char text[] = "text/plain; charset=utf-8";
+	char method[16], target[256], policy[64];
+	struct metrics_snapshot snap;
+	char *body, *out;
+	size_t len;
+	bool head;
 
-	while (len < size - 1) {
-		ssize_t n = recv(fd, buf + len, size - 1 - len, 0);
+	if (!req || sscanf(req, "%15s %255s", method, target) != 2 ||
+	    strncmp(req + strlen(method) + strlen(target) + 2, "HTTP/1.", 7))
+		return answer("400 Bad Request", text, "bad request\n", 12, false, out_len);
+	head = !strcmp(method, "HEAD");
+	if (!head && strcmp(method, "GET"))
+		return answer("405 Method Not Allowed", text, "use GET\n", 8, false, out_len);
+	target[strcspn(target, "?")] = '\0';
+	if (strcmp(target, "/metrics"))
+		return answer("404 Not Found", text, "not found: try /metrics\n", 24, head,
+			      out_len);
+	if (snapshot(m, &snap, policy, sizeof(policy)))
+		return answer("500 Internal Server Error", text, rlb_last_error(),
+			      strlen(rlb_last_error()), head, out_len);
+	body = metrics_render(&snap, &len);
+	if (!body)
+		return answer("500 Internal Server Error", text, "out of memory\n", 14, head,
+			      out_len);
+	out = answer("200 OK", "text/plain; version=0.0.4; charset=utf-8", body, len, head,
+		     out_len);
+	free(body);
+	return out;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct conn *c)
+{
+	char sink[512];
+
+	if (c->out && c->out_off == c->out_len) {
+		/* a close with unread input would reset the answer on its way: end ours, discard */
+		shutdown(c->fd, SHUT_WR);
+		while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+	}
+	close(c->fd);
+	free(c->out);
+	c->fd = -1;
+	c->out = NULL;
+}
+
+/* Sends what the socket takes of the answer; closes the connection once it is all out. */
+static void conn_send(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return 0;
-		len += n;
-		buf[len] = '\0';
-		if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-			return len;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			c->out_off = 0; /* broken: no orderly end */
+			conn_close(c);
+			return;
+		}
+		c->out_off += n;
 	}
-	return 0;
+	conn_close(c);
 }
 
-static void serve_scrape(const struct metrics *m, int fd)
+/* Reads what has come; once the head is whole (or cannot be), the answer goes out. */
+static void conn_recv(const struct metrics *m, struct conn *c)
 {
-	static const char text[] = "text/plain; charset=utf-8";
-	char req[REQUEST_MAX], method[16], target[256], policy[64];
-	struct metrics_snapshot snap;
-	size_t len;
-	char *body;
-	bool head;
+	bool whole = false, ended = false;
 
-	if (!read_head(fd, req, sizeof(req)) || sscanf(req, "%15s %255s", method, target) != 2 ||
-	    strncmp(req + strlen(method) + strlen(target) + 2, "HTTP/1.", 7)) {
-		respond(fd, "400 Bad Request", text, "bad request\n", 12, false);
+	while (!whole && !ended && c->len < REQUEST_MAX - 1) {
+		ssize_t n = recv(c->fd, c->req + c->len, REQUEST_MAX - 1 - c->len, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		ended = n == 0;
+		c->len += n;
+		c->req[c->len] = '\0';
+		whole = strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n");
+	}
+	/* a head that ended early or grew too long is answered 400 */
+	c->out = scrape(m, whole ? c->req : NULL, &c->out_len);
+	if (!c->out) {
+		conn_close(c);
 		return;
 	}
-	head = !strcmp(method, "HEAD");
-	if (!head && strcmp(method, "GET")) {
-		respond(fd, "405 Method Not Allowed", text, "use GET\n", 8, false);
-		return;
+	conn_send(c);
+}
+
+/*
+ * A slot for a new connection: a free one, else the oldest that is still waiting for its
+ * request (an answer on its way is finished), else the oldest.
+ */
+static struct conn *conn_slot(struct metrics *m)
+{
+	struct conn *idle = NULL, *any = NULL;
+
+	for (int i = 0; i < METRICS_CONNS; i++) {
+		struct conn *c = &m->conns[i];
+
+		if (c->fd < 0)
+			return c;
+		if (!c->out && (!idle || c->seq < idle->seq))
+			idle = c;
+		if (!any || c->seq < any->seq)
+			any = c;
 	}
-	target[strcspn(target, "?")] = '\0';
-	if (strcmp(target, "/metrics")) {
-		respond(fd, "404 Not Found", text, "not found: try /metrics\n", 24, head);
-		return;
+	any = idle ? idle : any;
+	any->out_off = 0;
+	conn_close(any);
+	return any;
+}
+
+/*
+ * Takes every connection waiting (up to a backlog's worth), and reads each at once: a scrape
+ * whose request is already in is answered before a newer connection could take its slot.
+ */
+static void accept_all(struct metrics *m, uint64_t now)
+{
+	for (int i = 0; i < METRICS_BACKLOG; i++) {
+		int fd = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		c = conn_slot(m);
+		c->fd = fd;
+		c->seq = m->seq++;
+		c->deadline_ms = now + SCRAPE_TIMEOUT_MS;
+		c->len = 0;
+		c->out_len = c->out_off = 0;
+		conn_recv(m, c);
 	}
-	if (snapshot(m, &snap, policy, sizeof(policy))) {
-		len = strlen(rlb_last_error());
-		respond(fd, "500 Internal Server Error", text, rlb_last_error(), len, head);
-		return;
-	}
-	body = metrics_render(&snap, &len);
-	if (!body) {
-		respond(fd, "500 Internal Server Error", text, "out of memory\n", 14, head);
-		return;
-	}
-	respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, len, head);
-	free(body);
 }
 
 static void *metrics_main(void *arg)
 {
-	struct timeval tv = { .tv_sec = SCRAPE_TIMEOUT_MS / 1000,
-			      .tv_usec = SCRAPE_TIMEOUT_MS % 1000 * 1000 };
+	struct pollfd pfd[2 + METRICS_CONNS];
+	struct conn *polled[METRICS_CONNS];
 	struct metrics *m = arg;
-	char sink[512];
 
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = m->fd, .events = POLLIN },
-					 { .fd = m->stopfd, .events = POLLIN } };
-		int fd;
+		uint64_t now = now_ms(), next = UINT64_MAX;
+		int n = 2, timeout;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		pfd[0] = (struct pollfd){ .fd = m->fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = m->stopfd, .events = POLLIN };
+		for (int i = 0; i < METRICS_CONNS; i++) {
+			struct conn *c = &m->conns[i];
+
+			if (c->fd < 0)
+				continue;
+			polled[n - 2] = c;
+			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
+			if (c->deadline_ms < next)
+				next = c->deadline_ms;
+		}
+		timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		fd = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		serve_scrape(m, fd);
-		/* a close with unread input would reset the answer on its way: end ours, discard */
-		shutdown(fd, SHUT_WR);
-		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-			;
-		close(fd);
+		now = now_ms();
+		for (int i = 2; i < n; i++) {
+			struct conn *c = polled[i - 2];
+
+			if (c->fd >= 0 && pfd[i].revents && c->out)
+				conn_send(c);
+			else if (c->fd >= 0 && pfd[i].revents)
+				conn_recv(m, c);
+			/* the whole exchange has its deadline, not each read: a slow peer is cut */
+			if (c->fd >= 0 && now >= c->deadline_ms) {
+				c->out_off = 0;
+				conn_close(c);
+			}
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_all(m, now);
 	}
+	for (int i = 0; i < METRICS_CONNS; i++)
+		if (m->conns[i].fd >= 0)
+			conn_close(&m->conns[i]);
 	return NULL;
 }
 
@@ -292,6 +422,9 @@ int metrics_start(struct metrics *m, struct rlb_group *g, const struct server *s
 
 	m->group = g;
 	m->server = s;
+	/* the loop takes connections until none is left: it must not block on the last */
+	if (fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) | O_NONBLOCK))
+		return -errno;
 	err = pthread_create(&m->thread, NULL, metrics_main, m);
 	if (err)
 		return -err;

@@ -26,6 +26,8 @@ struct metrics_snapshot {
 	bool steering;	    /* false under "kernel": no program, only accepted and active */
 	unsigned int nr_workers;
 	uint64_t unsteered;
+	unsigned int flow_table; /* UDP: the flows table's size; 0 for TCP */
+	uint64_t flows_evicted;	 /* UDP: flows it evicted before their timeout */
 	struct metrics_worker workers[RLB_MAX_WORKERS];
 };
 

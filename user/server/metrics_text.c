@@ -111,6 +111,16 @@ char *metrics_render(const struct metrics_snapshot *snap, size_t *len)
 		fprintf(f, "reuselb_unsteered_total{group=\"%s\"} %" PRIu64 "\n", group,
 			snap->unsteered);
 	}
+	if (snap->steering && snap->flow_table) {
+		header(f, "reuselb_flow_table_size", "gauge",
+		       "UDP flows the group's flow table holds at most.");
+		fprintf(f, "reuselb_flow_table_size{group=\"%s\"} %u\n", group, snap->flow_table);
+		header(f, "reuselb_flows_evicted_total", "counter",
+		       "UDP flows evicted from a full flow table before their timeout (counted "
+		       "once a second: a lower bound); more than 0 means the table is too small.");
+		fprintf(f, "reuselb_flows_evicted_total{group=\"%s\"} %" PRIu64 "\n", group,
+			snap->flows_evicted);
+	}
 	header(f, "reuselb_policy_info", "gauge", "The steering policy of the group.");
 	fprintf(f, "reuselb_policy_info{group=\"%s\",policy=\"%s\"} 1\n", group, policy);
 	if (fclose(f)) {

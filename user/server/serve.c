@@ -34,33 +34,11 @@ struct run {
 	bool owner_told;
 };
 
-/* The group's name as the library makes it: its name, else tcp-PORT or udp-PORT. */
-static void group_name(const struct rlb_group_opts *o, char *buf, size_t len)
-{
-	if (o->name)
-		snprintf(buf, len, "%s", o->name);
-	else
-		snprintf(buf, len, "%s-%u", o->udp ? "udp" : "tcp", o->port);
-}
-
-/* The pid serving the group now: 0 if nobody does, -1 if it cannot be told. */
-static int live_owner(const char *name)
-{
-	static char names[256][RLB_NAME_MAX + 1];
-	int pids[256], n = rlb_list_groups(names, pids, 256);
-
-	for (int i = 0; i < n && i < 256; i++) {
-		if (!strcmp(names[i], name))
-			return pids[i];
-	}
-	return 0;
-}
-
 /* One line: what the kernel offers and, for each thing it lacks, what is given up. */
 static void print_features(void)
 {
-	char line[256], lost[512] = "";
-	const char *gone[4];
+	char line[256], lost[512] = "", policies[128], no_policies[160];
+	const char *gone[5];
 	struct rlb_features f;
 	size_t off = 0;
 	int n = 0;
@@ -71,11 +49,16 @@ static void print_features(void)
 	if (!f.migrate)
 		gone[n++] = "without migrate, closing a worker resets its queued connections";
 	if (!f.mmapable)
-		gone[n++] = "without mmapable, no least-conn policy and no live load figures";
+		gone[n++] = "without mmapable, no live load figures";
 	if (!f.btf)
 		gone[n++] = "without btf, nothing reuselb needs";
 	if (!f.sockhash_select)
 		gone[n++] = "without sockhash_select, nothing reuselb uses yet";
+	/* the policy table says which policies need what is missing */
+	if (rlb_policies_missing(&f, policies, sizeof(policies))) {
+		snprintf(no_policies, sizeof(no_policies), "without those, no policy %s", policies);
+		gone[n++] = no_policies;
+	}
 	for (int i = 0; i < n && off < sizeof(lost); i++)
 		off += snprintf(lost + off, sizeof(lost) - off, "%s%s", i ? "; " : " (", gone[i]);
 	fprintf(stderr, "reuselb: %s%s%s\n", rlb_features_line(&f, line, sizeof(line)), lost,
@@ -237,8 +220,11 @@ static int start(struct run *r)
 	if (cfg->metrics_addr && open_metrics(r))
 		return -EINVAL;
 	if (cfg->group.takeover) {
-		group_name(&cfg->group, name, sizeof(name));
-		r->predecessor = live_owner(name);
+		if (cfg->group.name)
+			snprintf(name, sizeof(name), "%s", cfg->group.name);
+		else
+			rlb_default_name(cfg->group.udp, cfg->group.port, name, sizeof(name));
+		r->predecessor = rlb_group_owner(name);
 	}
 	err = rlb_group_open(&cfg->group, &r->g);
 	if (err) {
