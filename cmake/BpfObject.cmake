@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # bpf_object(NAME SOURCE [DEPENDS headers...])
 # Compiles SOURCE with clang for the BPF target and generates NAME.skel.h with bpftool; the
-# interface target NAME_skel puts the skeleton on a consumer's include path.
+# interface target NAME_skel puts the skeleton on a consumer's include path. Warnings are errors
+# only with RLB_WERROR.
 
 find_program(BPF_CLANG NAMES clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
@@ -12,9 +13,13 @@ function(bpf_object name source)
 	cmake_parse_arguments(ARG "" "" "DEPENDS" ${ARGN})
 	set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
 	set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
+	set(werror)
+	if(RLB_WERROR)
+		set(werror -Werror)
+	endif()
 	add_custom_command(
 		OUTPUT ${obj}
-		COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf -mcpu=v3
+		COMMAND ${BPF_CLANG} -g -O2 -Wall ${werror} -target bpf -mcpu=v3
 			-I${PROJECT_SOURCE_DIR}/include
 			-idirafter /usr/include/${RLB_TRIPLE}
 			-c ${CMAKE_CURRENT_SOURCE_DIR}/${source} -o ${obj}

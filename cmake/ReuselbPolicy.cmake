@@ -16,6 +16,7 @@
 # The header directory is looked up next to this file, then on the system; set
 # REUSELB_INCLUDE_DIR (the directory that holds reuselb/policy.bpf.h) to choose another.
 # Needs clang, gcc (for the multiarch triple) and libbpf's headers (<bpf/bpf_helpers.h>).
+# Warnings are reported, not errors, unless RLB_WERROR is set (as in reuselb's own CI).
 
 include_guard(GLOBAL)
 
@@ -47,6 +48,10 @@ endif()
 function(reuselb_policy name source)
 	cmake_parse_arguments(ARG "" "" "DEPENDS;INCLUDE_DIRS" ${ARGN})
 	set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
+	set(werror)
+	if(RLB_WERROR)
+		set(werror -Werror)
+	endif()
 	get_filename_component(src ${source} ABSOLUTE)
 	set(includes)
 	foreach(dir ${ARG_INCLUDE_DIRS})
@@ -58,7 +63,7 @@ function(reuselb_policy name source)
 	endforeach()
 	add_custom_command(
 		OUTPUT ${obj}
-		COMMAND ${BPF_CLANG} -g -O2 -Wall -Werror -target bpf -mcpu=v3
+		COMMAND ${BPF_CLANG} -g -O2 -Wall ${werror} -target bpf -mcpu=v3
 			${includes} -I${REUSELB_INCLUDE_DIR} -idirafter /usr/include/${RLB_TRIPLE}
 			-c ${src} -o ${obj}
 		DEPENDS ${src} ${headers} ${ARG_DEPENDS}

@@ -91,7 +91,9 @@ struct tcase {
 
 static void append(struct tcase *c, const void *p, size_t n)
 {
-	if (c->len + n > MAX_DATA)
+	if (c->len >= MAX_DATA)
+		return;
+	if (n > MAX_DATA - c->len)
 		n = MAX_DATA - c->len;
 	memcpy(c->data + c->len, p, n);
 	c->len += n;

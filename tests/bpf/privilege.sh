@@ -5,8 +5,12 @@
 # is user and group 65534 (nobody) with no capabilities at all (setpriv --inh-caps=-all),
 # running a copy of the binary in a directory that nobody can reach.
 #
-# 1. As nobody, "serve --policy round-robin": exit 1, nothing on stdout (it never served), and
-#    one line on stderr that names CAP_BPF and CAP_NET_ADMIN.
+# 1. As nobody, "serve --policy round-robin", on an ephemeral port (-p 0: the probe fails
+#    first) and on a port held by a plain listener (-p PORT: creating the pin directory fails
+#    first): exit 1, nothing on stdout (it never served), and one line on stderr that names
+#    all it lacks, exactly: "reuselb: WHAT FAILED: run as root, or grant CAP_BPF, CAP_PERFMON,
+#    CAP_NET_ADMIN and write access to bpffs at /sys/fs/bpf (CAP_DAC_OVERRIDE), or use
+#    --policy kernel, which needs none".
 # 2. As nobody, "serve --policy kernel -p 0 -a 127.0.0.1 --mode id -w 2" (no BPF at all):
 #    it serves, as uid 65534, and says nothing on stderr; a connection reads "worker N";
 #    SIGTERM: exit status 0.
@@ -35,10 +39,25 @@ EOF
 chmod 755 "$tmp/bin/as-nobody"
 nobody=("$tmp/bin/as-nobody")
 
-# 1. A BPF policy without privileges.
-expect "serve as nobody" 1 "$caps_line" "${nobody[@]}" serve -a 127.0.0.1 -p 0 -w 2 \
-	--policy round-robin --mode id
-[ -s "$tmp/out" ] && fail "serve as nobody printed on stdout: $(head -c 300 "$tmp/out")"
+# 1. A BPF policy without privileges: everything it lacks, in one line.
+advice="run as root, or grant CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and write access to bpffs at"
+advice+=" /sys/fs/bpf (CAP_DAC_OVERRIDE), or use --policy kernel, which needs none"
+# serve_nobody PORT WANT: serve as nobody fails with exactly the line WANT
+serve_nobody() {
+	expect "serve -p $1 as nobody" 1 "" "${nobody[@]}" serve -a 127.0.0.1 -p "$1" -w 2 \
+		--policy round-robin --mode id
+	[ -s "$tmp/out" ] && fail "serve -p $1 as nobody printed on stdout: $(head -c 300 "$tmp/out")"
+	[ "$(cat "$tmp/err")" = "$2" ] ||
+		fail "serve -p $1 as nobody: stderr '$(head -c 600 "$tmp/err")', want '$2'"
+}
+serve_nobody 0 "reuselb: cannot probe the kernel's BPF features: Operation not permitted: $advice"
+# mkdir in root's bpffs fails with EACCES whether or not the directory exists
+if hold_start; then
+	serve_nobody "$held" "reuselb: cannot create /sys/fs/bpf/reuselb: Permission denied: $advice"
+else
+	fail "rlbhold reported no port"
+fi
+hold_stop
 
 # 2. The kernel policy needs no privilege.
 real=$REUSELB

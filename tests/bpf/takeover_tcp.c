@@ -22,13 +22,15 @@
  *    (rlb_list_groups names B), and B's program counts what it got from A's queue as
  *    migrated (checked over both handovers: how much queued depends on B's start-up time).
  * 4. 1000 connections later, A2 takes over from B the same way.
- * 5. 1000 connections later, stop the load: not one refused, reset, unanswered or answered
- *    wrongly, at 2000 connections a second or more; every answered connection was accepted
- *    by one of the three (their "worker N: accepted M" lines add up to it, with the test's
- *    own burn connections).
+ * 5. 1000 connections later, stop the load: not one refused, reset, unanswered (in 60 s) or
+ *    answered wrongly, at 1000 connections a second or more; every answered connection was
+ *    accepted by one of the three (their "worker N: accepted M" lines add up to it, with the
+ *    test's own burn connections). --grace 60: the old instance has all the time it needs,
+ *    and exits as soon as it is done.
  * 6. SIGTERM to A2: exit 0, and the group's pins are gone.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +44,19 @@
 
 #define NR_WORKERS 2
 #define STEP 1000
-#define MIN_RATE 2000
+/*
+ * The floor says the load was real, not what the machine can give: beside a CPU hog on a busy
+ * 2-CPU machine, rlbload itself reaches about 1 500/s.
+ */
+#define MIN_RATE 1000
 #define WAIT_MS 20000
+/*
+ * Bounds, not deadlines: a burn of 1 s of CPU takes several seconds beside a CPU hog, and the
+ * connections queued behind it wait as long. The old instance exits as soon as it is done.
+ */
+#define GRACE "60"
+#define EXIT_MS 90000
+#define ANSWER_MS 60000
 #define MAX_BURNS 40
 
 struct ctx {
@@ -109,7 +122,7 @@ static int start(struct ctx *c, int err_fd, struct rlbt_server *s)
 {
 	const char *argv[] = { "serve", "-a",	     "127.0.0.1", "-p",		c->port, "-w",
 			       "2",	"--mode",    "http",	  "--name",	c->name, "--grace",
-			       "10",	"--metrics", c->metrics,  "--takeover", "--confirm", "0", NULL };
+			       GRACE,	"--metrics", c->metrics,  "--takeover", "--confirm", "0", NULL };
 	int err = rlbt_serve_start_err(argv, err_fd, s);
 
 	CHECK(!err, "serve --takeover did not start: %s", strerror(-err));
@@ -157,13 +170,18 @@ static bool hand_over(struct ctx *c, struct rlbt_server *from, int from_err, str
 	if (start(c, to_err, to))
 		return false;
 	/* the old instance finishes what it has: the burn request is answered */
+	if (burn >= 0) {
+		struct pollfd pfd = { .fd = burn, .events = POLLIN };
+
+		poll(&pfd, 1, ANSWER_MS);
+	}
 	n = burn >= 0 ? read(burn, answer, sizeof(answer) - 1) : -1;
 	CHECK(n > 12 && !memcmp(answer, "HTTP/1.1 200 ", 13),
 	      "the burn request under way at the takeover: %s",
 	      n < 0 ? strerror(errno) : "no 200 answer");
 	if (burn >= 0)
 		close(burn);
-	status = rlbt_serve_wait(from, WAIT_MS);
+	status = rlbt_serve_wait(from, EXIT_MS);
 	CHECK(status == 0, "pid %d exited with %d after the takeover, want 0", from_pid, status);
 	snprintf(line, sizeof(line), "reuselb: handed over group %s to pid %d; 0 connections cut",
 		 c->name, to->pid);
@@ -205,7 +223,7 @@ int main(void)
 	 * timeout is generous; what must hold is that every connection is answered.
 	 */
 	const char *load_argv[] = { "-p", NULL, "-m",	 "http",  "-d", "120",
-				    "-r", "2500", "-t", "20000", NULL };
+				    "-r", "2500", "-t", "60000", NULL };
 	int err_a = fileno(tmpfile()), err_b = fileno(tmpfile()), err_a2 = fileno(tmpfile());
 	struct rlbt_load load = { .pid = -1 };
 	struct rlbt_load_result res = {};

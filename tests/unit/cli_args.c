@@ -273,7 +273,7 @@ static void test_help_lists_options(void)
 
 	rlbt_for_each_case(i, cases)
 	{
-		const char *const args[] = { cases[i].name, "--help", NULL };
+		const char *const args[MAX_ARGS] = { cases[i].name, "--help" };
 
 		run(cases[i].cmd, args, &c);
 		for (int j = 0; cases[i].options[j]; j++) {
@@ -441,7 +441,7 @@ static void test_help(void)
 
 	rlbt_for_each_case(i, cmds)
 	{
-		const char *const args[] = { names[i], "--help", NULL };
+		const char *const args[MAX_ARGS] = { names[i], "--help" };
 
 		run(cmds[i], args, &c);
 		CHECK(c.status == 0 && c.err[0] == '\0', "%s --help: exit %d, stderr %s", names[i],

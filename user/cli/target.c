@@ -230,8 +230,9 @@ int cli_target_finish(struct cli_target *t, const struct cli_parser *p)
 
 int cli_options(struct cli_parser *p, struct cli_common *c, cli_option_fn *own, void *args)
 {
-	const char *val;
-	int opt, err;
+	/* set whenever cli_next_option() returns 0; gcc -O3 cannot tell (-Wmaybe-uninitialized) */
+	const char *val = NULL;
+	int opt = 0, err;
 
 	while (!(err = cli_next_option(p, &opt, &val))) {
 		err = own ? own(args, p, opt, val) : 1;

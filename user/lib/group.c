@@ -127,7 +127,7 @@ static int load_program(struct rlb_group *g)
 	rlb_log_done(log, err && !short_of_caps);
 	log = NULL;
 	if (short_of_caps)
-		err = rlb_bpf_error(err, "cannot load the steering program");
+		err = rlb_group_priv_error(err, "cannot load the steering program", g->opts.pin);
 	else if (err)
 		err = rlb_error(err, "the kernel rejected the steering program: %s%s",
 				strerror(-err),
@@ -483,6 +483,9 @@ static int check_features(struct rlb_group *g)
 {
 	int err = rlb_probe(&g->features);
 
+	if (err == -EPERM || err == -EACCES)
+		return rlb_group_priv_error(err, "cannot probe the kernel's BPF features",
+					    g->opts.pin);
 	if (err)
 		return err;
 	if (!g->features.sk_reuseport)

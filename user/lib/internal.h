@@ -94,6 +94,13 @@ void rlb_log_done(char *log, bool keep);
 /* " (missing CAP_BPF, CAP_PERFMON)" or "" when the process has what BPF needs. */
 const char *rlb_missing_caps(void);
 
+/*
+ * An error of opening a group with a steering policy: on EPERM or EACCES, names in one line
+ * everything the process lacks (capabilities, and write access to bpffs when it pins) and the
+ * policy that needs none. Returns err.
+ */
+int rlb_group_priv_error(int err, const char *what, bool pins);
+
 int rlb_check_name(const char *name);
 /* Whether pid is a running process (not gone, not a zombie). */
 bool rlb_pid_alive(int pid);

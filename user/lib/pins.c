@@ -244,7 +244,7 @@ static void remove_entries(const char *dir)
 int rlb_pins_lock(struct rlb_group *g)
 {
 	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
-	char dir[RLB_PATH_MAX], path[RLB_PATH_MAX];
+	char dir[RLB_PATH_MAX], path[RLB_PATH_MAX], what[RLB_PATH_MAX + 16];
 	bool created;
 	int err, fd, pid;
 
@@ -254,13 +254,13 @@ int rlb_pins_lock(struct rlb_group *g)
 	if (err)
 		return err;
 	if (mkdir(RLB_PIN_ROOT, 0700) && errno != EEXIST)
-		return rlb_error(-errno, "cannot create %s: %s%s", RLB_PIN_ROOT, strerror(errno),
-				 errno == EACCES ? ": bpffs belongs to root: run as root, or grant "
-						   "CAP_DAC_OVERRIDE as well"
-						 : "");
+		return rlb_group_priv_error(-errno, "cannot create " RLB_PIN_ROOT, true);
 	created = mkdir(dir, 0700) == 0;
-	if (!created && errno != EEXIST)
-		return rlb_error(-errno, "cannot create %s: %s", dir, strerror(errno));
+	if (!created && errno != EEXIST) {
+		err = -errno;
+		snprintf(what, sizeof(what), "cannot create %s", dir);
+		return rlb_group_priv_error(err, what, true);
+	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		err = rlb_error(-errno, "cannot open %s: %s", dir, strerror(errno));
