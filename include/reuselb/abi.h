@@ -39,9 +39,9 @@
 #define RLB_FLOW_TIMEOUT_DEFAULT 30
 
 enum rlb_policy {
-	RLB_POLICY_KERNEL = 0,	/* program returns unselected: the kernel's hash decides */
-	RLB_POLICY_HASH = 1,	/* seeded hash of the 4-tuple read from the packet */
-	RLB_POLICY_SOURCE_IP = 2, /* seeded hash of the source address only */
+	RLB_POLICY_KERNEL = 0,	    /* program returns unselected: the kernel's hash decides */
+	RLB_POLICY_HASH = 1,	    /* seeded hash of the 4-tuple read from the packet */
+	RLB_POLICY_SOURCE_IP = 2,   /* seeded hash of the source address only */
 	RLB_POLICY_ROUND_ROBIN = 3, /* exact rotation over the slots */
 	RLB_POLICY_RANDOM = 4,
 	RLB_POLICY_LEAST_CONN = 5, /* less loaded of two random live workers */
@@ -59,16 +59,16 @@ enum rlb_policy {
  * under these names: a name listed here and not defined fails the BPF build, a map defined and
  * not listed is refused when the group loads its program.
  */
-#define RLB_MAPS(X)                                                                                \
-	X(CONFIG, config)                                                                          \
-	X(SOCKS, socks)                                                                            \
-	X(WORKERS, workers)                                                                        \
-	X(LOAD, load)                                                                              \
-	X(STATS, stats)                                                                            \
-	X(WEIGHTED, weighted)                                                                      \
-	X(MAGLEV, maglev)                                                                          \
-	X(CPUS, cpus)                                                                              \
-	X(FLOWS, flows)                                                                            \
+#define RLB_MAPS(X)           \
+	X(CONFIG, config)     \
+	X(SOCKS, socks)       \
+	X(WORKERS, workers)   \
+	X(LOAD, load)         \
+	X(STATS, stats)       \
+	X(WEIGHTED, weighted) \
+	X(MAGLEV, maglev)     \
+	X(CPUS, cpus)         \
+	X(FLOWS, flows)       \
 	X(CUSTOM, custom)
 
 /* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
@@ -76,7 +76,7 @@ enum rlb_map {
 #define RLB_MAP_ENUM(id, name) RLB_MAP_##id,
 	RLB_MAPS(RLB_MAP_ENUM)
 #undef RLB_MAP_ENUM
-	RLB_MAP__COUNT,
+		RLB_MAP__COUNT,
 };
 
 enum rlb_worker_state {
@@ -91,10 +91,11 @@ enum rlb_worker_state {
  * survives undoes what a dead one left (user/lib/takeover.c).
  */
 enum rlb_handover {
-	RLB_HANDOVER_NONE = 0,	   /* no takeover: config.successor is 0 */
-	RLB_HANDOVER_PROPOSED = 1, /* a successor claimed the group; it binds, base is the owner's */
-	RLB_HANDOVER_JOINED = 2,   /* its sockets and program are in, base is its generation */
-	RLB_HANDOVER_SERVING = 3,  /* its workers run; the owner keeps its listeners a while */
+	RLB_HANDOVER_NONE = 0, /* no takeover: config.successor is 0 */
+	RLB_HANDOVER_PROPOSED =
+		1,		  /* a successor claimed the group; it binds, base is the owner's */
+	RLB_HANDOVER_JOINED = 2,  /* its sockets and program are in, base is its generation */
+	RLB_HANDOVER_SERVING = 3, /* its workers run; the owner keeps its listeners a while */
 	RLB_HANDOVER_RELEASED = 4, /* the owner let go of its listeners; the successor waits for
 				    * the pins */
 };
@@ -111,11 +112,11 @@ _Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_sta
 /* Map "config", key 0. Written by userspace (library, CLI, bpftool), read by the program. */
 struct rlb_config {
 	enum rlb_policy policy;
-	__u32 nr_workers; /* slots base .. base + nr_workers - 1 are the serving generation */
-	__u32 base;	  /* first slot of the serving generation */
-	__u32 seed;	  /* hash seed, random per group */
-	__u32 table;	  /* active half (0 or 1) of the weighted and maglev tables */
-	__u32 flags;	  /* RLB_CFG_*, set by the owner at start */
+	__u32 nr_workers;   /* slots base .. base + nr_workers - 1 are the serving generation */
+	__u32 base;	    /* first slot of the serving generation */
+	__u32 seed;	    /* hash seed, random per group */
+	__u32 table;	    /* active half (0 or 1) of the weighted and maglev tables */
+	__u32 flags;	    /* RLB_CFG_*, set by the owner at start */
 	__u32 flow_timeout; /* seconds a UDP flow is remembered after its last datagram */
 	__u32 successor;    /* pid taking the group over until it owns the pins, else 0 */
 	/*
@@ -123,19 +124,19 @@ struct rlb_config {
 	 * never by the program: how a successor or the CLI tells one group's endpoint from
 	 * another's without reading the sockets.
 	 */
-	__u32 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
-	__u32 family;	/* AF_INET or AF_INET6 */
-	__u32 port;	/* host byte order */
+	__u32 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u32 family; /* AF_INET or AF_INET6 */
+	__u32 port;   /* host byte order */
 	__u32 pad;
-	__u8 addr[16];	/* IPv6 address, or the IPv4 address in the first 4 bytes */
+	__u8 addr[16]; /* IPv6 address, or the IPv4 address in the first 4 bytes */
 	/*
 	 * A takeover in progress, written under the control lock by the successor (claim, join,
 	 * serving) and by the owner (release, or undoing a successor that died). The prev_
 	 * fields are the owner's serving generation as it was at the claim, to go back to.
 	 */
 	enum rlb_handover handover;
-	__u32 owner;	       /* pid the successor takes over from, 0 when none */
-	__u32 prev_base;       /* the owner's config.base, nr_workers and policy */
+	__u32 owner;	 /* pid the successor takes over from, 0 when none */
+	__u32 prev_base; /* the owner's config.base, nr_workers and policy */
 	__u32 prev_nr_workers;
 	enum rlb_policy prev_policy;
 	__u32 pad2;

@@ -135,7 +135,8 @@ static __always_inline __u32 rlb_nr_workers(void)
 {
 	const struct rlb_config *cfg = rlb_config();
 
-	if (!cfg || cfg->nr_workers > RLB_MAX_WORKERS || cfg->base > RLB_MAX_SLOTS - cfg->nr_workers)
+	if (!cfg || cfg->nr_workers > RLB_MAX_WORKERS ||
+	    cfg->base > RLB_MAX_SLOTS - cfg->nr_workers)
 		return 0;
 	return cfg->nr_workers;
 }
@@ -332,13 +333,13 @@ static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
 }
 
 /* Defines a policy program: the body returns a worker or RLB_NONE (see the top of the file). */
-#define RLB_POLICY(name)                                                                           \
-	static __always_inline __u32 rlb_policy_##name(struct sk_reuseport_md *md);               \
-	SEC("sk_reuseport")                                                                        \
-	int name(struct sk_reuseport_md *md)                                                       \
-	{                                                                                          \
-		return rlb_select(md, rlb_policy_##name(md));                                      \
-	}                                                                                          \
+#define RLB_POLICY(name)                                                            \
+	static __always_inline __u32 rlb_policy_##name(struct sk_reuseport_md *md); \
+	SEC("sk_reuseport")                                                         \
+	int name(struct sk_reuseport_md *md)                                        \
+	{                                                                           \
+		return rlb_select(md, rlb_policy_##name(md));                       \
+	}                                                                           \
 	static __always_inline __u32 rlb_policy_##name(struct sk_reuseport_md *md)
 
 #endif

@@ -30,15 +30,15 @@ struct rlb_group;
 struct rlb_ctl;
 
 struct rlb_group_opts {
-	const char *addr;	 /* numeric IPv4 or IPv6 address; NULL means "0.0.0.0" */
-	uint16_t port;		 /* 0 picks an ephemeral port: read it with rlb_group_port() */
-	bool udp;		 /* datagram sockets instead of TCP listeners */
-	unsigned int nr_workers; /* 1 .. RLB_MAX_WORKERS */
-	enum rlb_policy policy;	 /* RLB_POLICY_KERNEL loads no BPF at all */
-	int backlog;		 /* listen() backlog; 0 means SOMAXCONN */
-	bool pin;		 /* pin maps and program for the CLI and bpftool; lock the name */
-	const char *name;	 /* group name for the pins; NULL means tcp-PORT or udp-PORT */
-	bool takeover;		 /* join the live group of that name and take it over */
+	const char *addr;	   /* numeric IPv4 or IPv6 address; NULL means "0.0.0.0" */
+	uint16_t port;		   /* 0 picks an ephemeral port: read it with rlb_group_port() */
+	bool udp;		   /* datagram sockets instead of TCP listeners */
+	unsigned int nr_workers;   /* 1 .. RLB_MAX_WORKERS */
+	enum rlb_policy policy;	   /* RLB_POLICY_KERNEL loads no BPF at all */
+	int backlog;		   /* listen() backlog; 0 means SOMAXCONN */
+	bool pin;		   /* pin maps and program for the CLI and bpftool; lock the name */
+	const char *name;	   /* group name for the pins; NULL means tcp-PORT or udp-PORT */
+	bool takeover;		   /* join the live group of that name and take it over */
 	unsigned int flow_timeout; /* UDP: seconds a flow stays on its socket; 0 means 30 */
 	/*
 	 * UDP: flows the program remembers (RLB_FLOW_TABLE_MIN .. RLB_FLOW_TABLE_MAX); 0 means
@@ -217,10 +217,10 @@ int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max);
 
 /* What the running kernel offers; REUSELB_PROBE_DISABLE=a,b pretends features are missing. */
 struct rlb_features {
-	bool sk_reuseport;    /* BPF_PROG_TYPE_SK_REUSEPORT: without it only "kernel" runs */
-	bool migrate;	      /* BPF_SK_REUSEPORT_SELECT_OR_MIGRATE (5.14): queues survive a close */
-	bool mmapable;	      /* BPF_F_MMAPABLE arrays (5.5): load reporting without syscalls */
-	bool btf;	      /* kernel BTF (/sys/kernel/btf/vmlinux) */
+	bool sk_reuseport; /* BPF_PROG_TYPE_SK_REUSEPORT: without it only "kernel" runs */
+	bool migrate;	   /* BPF_SK_REUSEPORT_SELECT_OR_MIGRATE (5.14): queues survive a close */
+	bool mmapable;	   /* BPF_F_MMAPABLE arrays (5.5): load reporting without syscalls */
+	bool btf;	   /* kernel BTF (/sys/kernel/btf/vmlinux) */
 	bool sockhash_select; /* bpf_sk_select_reuseport on a sockhash (not used by reuselb yet) */
 };
 

@@ -69,8 +69,8 @@ int main(void)
 		total[w]++;
 		want[e]++;
 		if (w != e && bad++ == 0)
-			fprintf(stderr, "connection %d reached worker %d, the rotation says %d\n", i,
-				w, e);
+			fprintf(stderr, "connection %d reached worker %d, the rotation says %d\n",
+				i, w, e);
 	}
 	CHECK(counts[CLOSED] == 0, "closed worker %d received %d connections", CLOSED,
 	      counts[CLOSED]);

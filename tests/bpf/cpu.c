@@ -149,7 +149,7 @@ static void check_stats(const struct group *t)
 		return;
 	for (unsigned int w = 0; w < t->nr; w++)
 		CHECK(st.workers[w].steered == (uint64_t)t->steered[w] &&
-			  st.workers[w].fallback == (uint64_t)t->fallback[w],
+			      st.workers[w].fallback == (uint64_t)t->fallback[w],
 		      "stats of slot %u: steered %llu, fallback %llu; want %d, %d", w,
 		      (unsigned long long)st.workers[w].steered,
 		      (unsigned long long)st.workers[w].fallback, t->steered[w], t->fallback[w]);

@@ -41,9 +41,9 @@ static struct bpf_object *install_unguarded(struct rlb_group *g)
 	prog = bpf_object__find_program_by_name(obj, "drop_all");
 	if (!CHECK(prog && !rlbt_group_config(g, &cfg), "no program drop_all, or no config"))
 		goto fail;
-	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE
-							    ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
-							    : BPF_SK_REUSEPORT_SELECT);
+	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE ?
+							    BPF_SK_REUSEPORT_SELECT_OR_MIGRATE :
+							    BPF_SK_REUSEPORT_SELECT);
 	if (!CHECK(!bpf_object__load(obj), "load %s with libbpf: %s", path, strerror(errno)))
 		goto fail;
 	fd = bpf_program__fd(prog);

@@ -148,8 +148,8 @@ static bool swap_to(const struct phase *p)
 
 	kinds[(e + 2) / 2] = p->kind;
 	atomic_store(&epoch, e + 1);
-	err = p->policy ? rlb_ctl_load_policy(ctl, rlbt_policy_path(p->policy))
-			: rlb_ctl_unload_policy(ctl);
+	err = p->policy ? rlb_ctl_load_policy(ctl, rlbt_policy_path(p->policy)) :
+			  rlb_ctl_unload_policy(ctl);
 	atomic_store(&epoch, e + 2);
 	if (!CHECK(!err, "%s %s: %s\n%s", p->policy ? "load" : "unload", p->policy ? p->policy : "",
 		   rlb_last_error(), rlb_verifier_log()))

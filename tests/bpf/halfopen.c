@@ -180,8 +180,8 @@ static int peer_port(int fd)
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len))
 		return -1;
-	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					       ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 /* A child's request is in: check it names the peer, answer, close. */

@@ -141,8 +141,8 @@ static const char path_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789/._-~%=&";
  */
 static bool valid_request(struct tcase *c, bool *head, bool body_ok)
 {
-	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS",
-					       "PATCH" };
+	static const char *const methods[] = { "GET",	 "HEAD",    "POST", "PUT",
+					       "DELETE", "OPTIONS", "PATCH" };
 	const char *method = methods[rlbt_below(body_ok ? 7 : 2)];
 	bool http11 = rlbt_below(5) != 0, ka_token = false, close_token = false;
 	char chunk[256];
@@ -227,8 +227,12 @@ static void gen_truncated(struct tcase *c)
 static void gen_longbody(struct tcase *c)
 {
 	/* 2^64 - 1, 2^63, 10^12, 2^32, 2^16, 1 */
-	static const char *const lengths[] = { "18446744073709551615", "9223372036854775808",
-					       "1000000000000", "4294967296", "65536", "1" };
+	static const char *const lengths[] = { "18446744073709551615",
+					       "9223372036854775808",
+					       "1000000000000",
+					       "4294967296",
+					       "65536",
+					       "1" };
 	const char *len = lengths[rlbt_below(6)];
 	uint64_t n = strtoull(len, NULL, 10);
 	size_t part = rlbt_below(n < 4000 ? n : 4000);
@@ -740,8 +744,9 @@ static bool hostile_http(void *ctx)
 {
 	struct tcase *c = &((struct hostile *)ctx)->c;
 	struct reply *r = &((struct hostile *)ctx)->r;
-	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "2",
-					    "--policy", "round-robin", "--mode", "http", NULL };
+	static const char *const argv[] = { "serve",	   "-a",     "127.0.0.1", "-p",
+					    "0",	   "-w",     "2",	  "--policy",
+					    "round-robin", "--mode", "http",	  NULL };
 	uint64_t accepted, requests, definite = 0, maybe = 0;
 	int failed = 0, status, err, made = 0;
 	struct rlbt_server s;
@@ -809,8 +814,9 @@ static bool hostile_echo(void *ctx)
 {
 	struct tcase *c = &((struct hostile *)ctx)->c;
 	struct reply *r = &((struct hostile *)ctx)->r;
-	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "2",
-					    "--policy", "round-robin", "--mode", "echo", NULL };
+	static const char *const argv[] = { "serve",	   "-a",     "127.0.0.1", "-p",
+					    "0",	   "-w",     "2",	  "--policy",
+					    "round-robin", "--mode", "echo",	  NULL };
 	int failed = 0, status, err, made = 0;
 	uint64_t accepted, requests;
 	struct rlbt_server s;
@@ -820,8 +826,8 @@ static bool hostile_echo(void *ctx)
 	if (!CHECK(!err, "serve --mode echo did not start: %s", strerror(-err)))
 		return true;
 	for (int i = 0; i < NR_ECHO_CONNS + 1 && failed < 10; i++) {
-		size_t len = i < NR_ECHO_BIG ? 64 * 1024 + rlbt_below(192 * 1024)
-					     : rlbt_below(MAX_RANDOM + 1);
+		size_t len = i < NR_ECHO_BIG ? 64 * 1024 + rlbt_below(192 * 1024) :
+					       rlbt_below(MAX_RANDOM + 1);
 		int fd;
 
 		c->kind = i < NR_ECHO_BIG ? "echo big" : "echo";
@@ -852,8 +858,8 @@ static bool hostile_echo(void *ctx)
 			   "echo %d (%s, %d pieces): sent %zu bytes, read %zu%s%s%s", i, c->kind,
 			   c->nr_cuts + 1, c->len, r->len, r->eof ? "" : ", no end of file",
 			   r->reset ? ", reset" : "",
-			   r->len == c->len && memcmp(r->buf, c->data, c->len) ? ", different"
-									       : "")) {
+			   r->len == c->len && memcmp(r->buf, c->data, c->len) ? ", different" :
+										 "")) {
 			failed++;
 			show("sent", c->data, c->len);
 			show("read", r->buf, r->len);

@@ -270,8 +270,8 @@ static int round_trip(const char *policy, const int *fds, struct dgram *d, unsig
 static void run_policy(const char *policy, struct dgram *d, unsigned char *arena,
 		       unsigned char *buf)
 {
-	const char *argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "2", "--udp",
-			       "--mode", "echo", "--policy", policy, NULL };
+	const char *argv[] = { "serve", "-a",	  "127.0.0.1", "-p",	   "0",	   "-w", "2",
+			       "--udp", "--mode", "echo",      "--policy", policy, NULL };
 	int fds[NR_SOCKS], nr_fds = 0, sent = 0, lost = 0, stray = 0, err, status, lines;
 	uint64_t steered, unsteered, echoed;
 	struct rlbt_server s;

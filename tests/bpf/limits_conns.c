@@ -40,8 +40,8 @@ static bool active_is(void *arg)
 
 int main(void)
 {
-	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "1",
-					    "--mode", "http", "--max-conns", "5", NULL };
+	static const char *const argv[] = { "serve",  "-a",   "127.0.0.1",   "-p", "0", "-w", "1",
+					    "--mode", "http", "--max-conns", "5",  NULL };
 	int fds[MAX_CONNS], extra = -1, status, err;
 	struct rlbt_server s;
 	struct rlbt_totals t;

@@ -115,8 +115,8 @@ static bool group_is(void *arg)
 static int start_limited(struct rlbt_server *s)
 {
 	char nofile[32], *bin = getenv("REUSELB");
-	const char *argv[] = { nofile, bin, "serve", "-a", "127.0.0.1", "-p", "0", "-w", "1",
-			       "--mode", "http", NULL };
+	const char *argv[] = { nofile, bin,  "serve", "-a",	"127.0.0.1", "-p",
+			       "0",    "-w", "1",     "--mode", "http",	     NULL };
 	int err;
 
 	if (!bin)

@@ -77,9 +77,9 @@ static void on_readable(struct watched *w)
 	ssize_t r = read(w->fd, buf, sizeof(buf));
 
 	if (r > 0) {
-		size_t n = (size_t)r < sizeof(w->got) - 1 - w->got_len
-				   ? (size_t)r
-				   : sizeof(w->got) - 1 - w->got_len;
+		size_t n = (size_t)r < sizeof(w->got) - 1 - w->got_len ?
+				   (size_t)r :
+				   sizeof(w->got) - 1 - w->got_len;
 
 		memcpy(w->got + w->got_len, buf, n);
 		w->got_len += n;
@@ -242,8 +242,9 @@ static void long_headers(const struct rlbt_server *s)
 
 int main(void)
 {
-	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "1",
-					    "--mode", "http", "--idle-timeout", "2", NULL };
+	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p",	"0",
+					    "-w",    "1",  "--mode",	"http", "--idle-timeout",
+					    "2",     NULL };
 	struct rlbt_server s;
 	int err, status;
 

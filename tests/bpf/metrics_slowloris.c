@@ -198,10 +198,8 @@ static int scrapes(int nr, const char *under)
 int main(void)
 {
 	char name[64], *at;
-	const char *argv[] = {
-		"serve",  "-a", "127.0.0.1", "-p", "0",		"-w",	       "2",
-		"--mode", "id", "--name",    name, "--metrics", "127.0.0.1:0", NULL
-	};
+	const char *argv[] = { "serve",	 "-a", "127.0.0.1", "-p", "0",	       "-w",	      "2",
+			       "--mode", "id", "--name",    name, "--metrics", "127.0.0.1:0", NULL };
 	struct rlimit nofile;
 	struct rlbt_server s = {};
 	pthread_t threads[NR_SLOW + 1];

@@ -28,27 +28,23 @@ struct name_case {
 };
 
 static const struct name_case cases[] = {
-	{ "tcp-8080", false, 8080, true },
-	{ "udp-8080", true, 8080, true },
-	{ "web", false, 8080, true },
-	{ "tcp", false, 8080, true },
-	{ "tcp-", false, 8080, true },
-	{ "tcp-x1", false, 8080, true },
-	{ "tcp-8080a", false, 8080, true },
-	{ "tcp-8080", false, 8081, false },
-	{ "tcp-8080", true, 8080, false },
-	{ "udp-8080", false, 8080, false },
-	{ "tcp-08080", false, 8080, false },
-	{ "tcp-70000", false, 8080, false },
-	{ "tcp-8080", false, 0, false },
-	{ "tcp-0", false, 0, false },
+	{ "tcp-8080", false, 8080, true },   { "udp-8080", true, 8080, true },
+	{ "web", false, 8080, true },	     { "tcp", false, 8080, true },
+	{ "tcp-", false, 8080, true },	     { "tcp-x1", false, 8080, true },
+	{ "tcp-8080a", false, 8080, true },  { "tcp-8080", false, 8081, false },
+	{ "tcp-8080", true, 8080, false },   { "udp-8080", false, 8080, false },
+	{ "tcp-08080", false, 8080, false }, { "tcp-70000", false, 8080, false },
+	{ "tcp-8080", false, 0, false },     { "tcp-0", false, 0, false },
 	{ "a/b", false, 8080, false },
 };
 
 static struct rlb_group_opts opts(const char *name, uint16_t port)
 {
-	return (struct rlb_group_opts){ .addr = "127.0.0.1", .port = port, .nr_workers = 2,
-					.policy = RLB_POLICY_ROUND_ROBIN, .pin = true,
+	return (struct rlb_group_opts){ .addr = "127.0.0.1",
+					.port = port,
+					.nr_workers = 2,
+					.policy = RLB_POLICY_ROUND_ROBIN,
+					.pin = true,
 					.name = name };
 }
 

@@ -211,7 +211,7 @@ static int new_sock(struct batch *b, int src)
 	snprintf(addr, sizeof(addr), "127.0.1.%d", src);
 	inet_pton(AF_INET, addr, &sin.sin_addr);
 	if (!CHECK(!bind(fd, (struct sockaddr *)&sin, sizeof(sin)) &&
-		       !getsockname(fd, (struct sockaddr *)&sin, &len),
+			   !getsockname(fd, (struct sockaddr *)&sin, &len),
 		   "bind %s: %s", addr, strerror(errno))) {
 		close(fd);
 		return -1;
@@ -793,7 +793,7 @@ static bool counters(void *ctx rlbt_unused)
 	for (int w = 0; w < NR_WORKERS; w++) {
 		total += st.workers[w].steered;
 		CHECK(st.workers[w].steered == m.steered[w] &&
-			  st.workers[w].fallback == m.fallback[w],
+			      st.workers[w].fallback == m.fallback[w],
 		      "stats of slot %d: steered %llu, fallback %llu; the model says %llu, %llu", w,
 		      (unsigned long long)st.workers[w].steered,
 		      (unsigned long long)st.workers[w].fallback, (unsigned long long)m.steered[w],

@@ -74,8 +74,8 @@ static bool undrain_all(struct rlb_ctl *ctl, unsigned int nr)
  * What nr drains at once returned (0, or 1 for refused as the last live worker): exactly
  * one refused, and it is the one worker still live.
  */
-static void check_outcome(const char *what, unsigned int t, struct rlb_ctl *ctl,
-			  const int *status, unsigned int nr)
+static void check_outcome(const char *what, unsigned int t, struct rlb_ctl *ctl, const int *status,
+			  unsigned int nr)
 {
 	unsigned int ok = 0, refused = 0, nr_live;
 	int which = -1, live;
@@ -237,7 +237,9 @@ static void thread_trials(struct rlb_ctl *ctl, unsigned int n)
 
 		pthread_barrier_init(&go, NULL, 2);
 		for (unsigned int i = 0; i < 2; i++) {
-			a[i] = (struct thread_arg){ .ctl = ctl, .go = &go, .worker = i,
+			a[i] = (struct thread_arg){ .ctl = ctl,
+						    .go = &go,
+						    .worker = i,
 						    .delay_us = rlbt_below(SPREAD_US) };
 			pthread_create(&th[i], NULL, drain_in_thread, &a[i]);
 		}
@@ -250,14 +252,13 @@ static void thread_trials(struct rlb_ctl *ctl, unsigned int n)
 		if (!undrain_all(ctl, 2))
 			break;
 	}
-	printf("%u trials of 2 library drains from 2 threads: %ld ms\n", n,
-	       rlbt_now_ms() - start);
+	printf("%u trials of 2 library drains from 2 threads: %ld ms\n", n, rlbt_now_ms() - start);
 }
 
 static int serve(const char *workers, struct rlbt_server *s, struct rlb_ctl **ctl)
 {
-	const char *argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", workers, "--mode", "id",
-			       NULL };
+	const char *argv[] = { "serve", "-a",	 "127.0.0.1", "-p", "0",
+			       "-w",	workers, "--mode",    "id", NULL };
 	char group[RLB_NAME_MAX + 1];
 	int err = rlbt_serve_start(argv, s);
 

@@ -199,8 +199,8 @@ static void random_command(char *argv[8], char buf[3][16], const char *port)
 
 int main(void)
 {
-	const char *serve[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "4", "--policy",
-				"weighted", "--mode", "id", NULL };
+	const char *serve[] = { "serve", "-a",	     "127.0.0.1", "-p",	    "0",  "-w",
+				"4",	 "--policy", "weighted",  "--mode", "id", NULL };
 	char port[8], group[RLB_NAME_MAX + 1], words[MAX_ACTORS][3][16];
 	char *argv[MAX_ACTORS][8], *const *argvs[MAX_ACTORS];
 	struct rlbt_race_result res[MAX_ACTORS];

@@ -37,8 +37,9 @@ static const char *loopback_of(const char *addr, int *family)
 
 static void serve_id(void)
 {
-	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "4",
-					    "--policy", "round-robin", "--mode", "id", NULL };
+	static const char *const argv[] = { "serve",	   "-a",     "127.0.0.1", "-p",
+					    "0",	   "-w",     "4",	  "--policy",
+					    "round-robin", "--mode", "id",	  NULL };
 	struct rlbt_server s;
 	bool seen[NR_WORKERS] = {};
 	char pins[128];
@@ -84,8 +85,8 @@ static void serve_id(void)
 		      n < 0 ? "no line \"worker N: accepted M\"" : "accepted", n);
 	}
 	type = rlbt_wait_prog_gone(s.prog_id);
-	CHECK(type == -ENOENT, "program %u is still loaded after the server exited (%d)",
-	      s.prog_id, type);
+	CHECK(type == -ENOENT, "program %u is still loaded after the server exited (%d)", s.prog_id,
+	      type);
 	CHECK(!pinned || stat(pins, &st), "%s is left after the server exited", pins);
 	rlbt_serve_free(&s);
 }
@@ -124,8 +125,8 @@ static bool has_header(const char *head, const char *name)
 
 static void serve_http(void)
 {
-	static const char *const argv[] = { "serve", "-a", "::1", "-p", "0", "-w", "2", "--mode",
-					    "http", NULL };
+	static const char *const argv[] = { "serve", "-a", "::1",    "-p",   "0",
+					    "-w",    "2",  "--mode", "http", NULL };
 	static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 	struct rlbt_server s;
 	const char *dst;

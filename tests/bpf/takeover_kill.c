@@ -65,8 +65,8 @@ int main(void)
 {
 	struct rlbt_server a = { .pid = -1, .out_fd = -1 }, b = a;
 	/* -t: a bound, not a deadline: on a busy machine an answer can take seconds */
-	const char *load_argv[] = { "-p", NULL, "-m", "http", "-d", "120", "-r", "2500", "-t",
-				    "60000", NULL };
+	const char *load_argv[] = { "-p", NULL,	  "-m", "http",	 "-d", "120",
+				    "-r", "2500", "-t", "60000", NULL };
 	int err_a = fileno(tmpfile()), err_b = fileno(tmpfile());
 	struct rlbt_load load = { .pid = -1 };
 	struct rlbt_load_result res = {};

@@ -120,9 +120,10 @@ static int hold_a_worker(struct ctx *c)
 /* Every instance is started alike: with nothing to take over, --takeover just serves. */
 static int start(struct ctx *c, int err_fd, struct rlbt_server *s)
 {
-	const char *argv[] = { "serve", "-a",	     "127.0.0.1", "-p",		c->port, "-w",
-			       "2",	"--mode",    "http",	  "--name",	c->name, "--grace",
-			       GRACE,	"--metrics", c->metrics,  "--takeover", "--confirm", "0", NULL };
+	const char *argv[] = { "serve",	     "-a",	  "127.0.0.1", "-p",	    c->port,
+			       "-w",	     "2",	  "--mode",    "http",	    "--name",
+			       c->name,	     "--grace",	  GRACE,       "--metrics", c->metrics,
+			       "--takeover", "--confirm", "0",	       NULL };
 	int err = rlbt_serve_start_err(argv, err_fd, s);
 
 	CHECK(!err, "serve --takeover did not start: %s", strerror(-err));
@@ -222,7 +223,7 @@ int main(void)
 	 * machine that is several seconds, which says nothing about the handover, so the load's
 	 * timeout is generous; what must hold is that every connection is answered.
 	 */
-	const char *load_argv[] = { "-p", NULL, "-m",	 "http",  "-d", "120",
+	const char *load_argv[] = { "-p", NULL,	  "-m", "http",	 "-d", "120",
 				    "-r", "2500", "-t", "60000", NULL };
 	int err_a = fileno(tmpfile()), err_b = fileno(tmpfile()), err_a2 = fileno(tmpfile());
 	struct rlbt_load load = { .pid = -1 };

@@ -205,7 +205,7 @@ static void test_family(struct run *r)
 		return;
 	for (int w = 0; w < NR_WORKERS; w++)
 		CHECK(st.workers[w].steered == (uint64_t)r->received[w] &&
-			  st.workers[w].fallback == 0,
+			      st.workers[w].fallback == 0,
 		      "%s: stats of slot %d: steered %llu, fallback %llu; want %d, 0", r->addr, w,
 		      (unsigned long long)st.workers[w].steered,
 		      (unsigned long long)st.workers[w].fallback, r->received[w]);

@@ -205,8 +205,8 @@ int main(void)
 		.idle_timeout_s = SERVER_IDLE_TIMEOUT_DEFAULT,
 	};
 	/* -t: a bound, not a deadline: those queued behind a burn wait for it on a busy machine */
-	const char *load_argv[] = { "-p", port, "-m", "http", "-d", "120", "-r", RATE, "-t",
-				    LOAD_TIMEOUT_MS, NULL };
+	const char *load_argv[] = { "-p", port, "-m", "http",	       "-d", "120",
+				    "-r", RATE, "-t", LOAD_TIMEOUT_MS, NULL };
 	struct rlbt_load_result res;
 	struct rlb_group_stats st;
 	struct rlbt_load load = { .pid = -1 };

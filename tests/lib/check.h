@@ -22,13 +22,13 @@ void rlbt_fail(const char *file, int line, const char *fmt, ...)
  *	if (!CHECK(fd >= 0, "connect: %s", strerror(-fd)))
  *		goto cleanup;
  */
-#define CHECK(cond, fmt, ...)                                                                      \
-	({                                                                                         \
-		bool ___ok = !!(cond);                                                             \
-		if (!___ok)                                                                        \
-			rlbt_fail(__FILE__, __LINE__, "CHECK(%s) failed: " fmt, #cond,             \
-				  ##__VA_ARGS__);                                                  \
-		___ok;                                                                             \
+#define CHECK(cond, fmt, ...)                                                          \
+	({                                                                             \
+		bool ___ok = !!(cond);                                                 \
+		if (!___ok)                                                            \
+			rlbt_fail(__FILE__, __LINE__, "CHECK(%s) failed: " fmt, #cond, \
+				  ##__VA_ARGS__);                                      \
+		___ok;                                                                 \
 	})
 
 /*

@@ -175,9 +175,9 @@ static int collect(struct race *r, int timeout_ms, struct rlbt_race_result *res)
 
 				if (fds[k] == &a->pidfd) {
 					if (waitpid(a->pid, &status, 0) == a->pid)
-						res[i].status = WIFEXITED(status)
-									? WEXITSTATUS(status)
-									: 128 + WTERMSIG(status);
+						res[i].status = WIFEXITED(status) ?
+									WEXITSTATUS(status) :
+									128 + WTERMSIG(status);
 					a->pid = 0;
 					close_fd(&a->pidfd);
 				} else if (fds[k] == &a->out[0] || fds[k] == &a->err[0]) {

@@ -115,8 +115,8 @@ int rlbt_free_port(int family, const char *addr)
 		err = -errno;
 		goto out;
 	}
-	err = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-				      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	err = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+					((struct sockaddr_in6 *)&ss)->sin6_port);
 out:
 	close(fd);
 	return err;

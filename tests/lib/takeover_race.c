@@ -80,8 +80,8 @@ bool tr_reap(struct tr_proc *p, int timeout_ms)
 		pid_t r = waitpid(p->pid, &status, WNOHANG);
 
 		if (r == p->pid) {
-			p->status =
-				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			p->status = WIFEXITED(status) ? WEXITSTATUS(status) :
+							128 + WTERMSIG(status);
 			break;
 		}
 		if (r < 0 || waited >= timeout_ms)

@@ -52,8 +52,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rlbhold: cannot listen on %s: %s\n", addr, strerror(errno));
 		return 1;
 	}
-	printf("%u\n", ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-						   : ((struct sockaddr_in6 *)&ss)->sin6_port));
+	printf("%u\n", ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+						       ((struct sockaddr_in6 *)&ss)->sin6_port));
 	fflush(stdout);
 	while (read(STDIN_FILENO, &c, 1) > 0)
 		;

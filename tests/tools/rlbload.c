@@ -194,9 +194,9 @@ static const char *check_answer(const struct load *l, struct conn *c)
 	unsigned long len;
 
 	if (l->mode == MODE_ECHO)
-		return c->got == c->req_len && !memcmp(c->answer, c->req, c->req_len)
-			       ? NULL
-			       : "the echo differs from what was sent";
+		return c->got == c->req_len && !memcmp(c->answer, c->req, c->req_len) ?
+			       NULL :
+			       "the echo differs from what was sent";
 	if (l->mode == MODE_ID)
 		return worker_line(c->answer, c->got) ? NULL : "the answer is not \"worker N\"";
 	c->answer[c->got] = '\0';
@@ -531,8 +531,8 @@ int main(int argc, char **argv)
 
 	/* every connection under way holds a descriptor */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < l.concurrency + 64ull) {
-		rl.rlim_cur =
-			rl.rlim_max < l.concurrency + 64ull ? rl.rlim_max : l.concurrency + 64;
+		rl.rlim_cur = rl.rlim_max < l.concurrency + 64ull ? rl.rlim_max :
+								    l.concurrency + 64;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		if (rl.rlim_cur < l.concurrency + 64ull)
 			l.concurrency = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;

@@ -82,7 +82,8 @@ int main(int argc, char **argv)
 		case 's':
 			spread = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || spread > 10000000) {
-				fprintf(stderr, "rlbrace: bad -s '%s': give microseconds\n", optarg);
+				fprintf(stderr, "rlbrace: bad -s '%s': give microseconds\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -146,8 +146,8 @@ int main(int argc, char **argv)
 			if (failed++ < TALLY_MAX_REPORTED)
 				fprintf(stderr, "rlbtally: connection %lu%s%s: %s\n", i + 1,
 					sources > 1 ? " from " : "", sources > 1 ? src : "",
-					id == -EPROTO ? "answer is not \"worker <id>\""
-						      : strerror(-id));
+					id == -EPROTO ? "answer is not \"worker <id>\"" :
+							strerror(-id));
 			continue;
 		}
 		counts[id]++;

@@ -32,27 +32,27 @@ static const struct {
 	int err;
 	unsigned long want;
 } uint_cases[] = {
-    {"0", 0, 10, 0, 0},
-    {"10", 0, 10, 0, 10},
-    {"7", 7, 7, 0, 7},
-    {"007", 0, 10, 0, 7},
-    {"11", 0, 10, -EINVAL, 0},
-    {"4", 5, 10, -EINVAL, 0},
-    {"0", 1, 10, -EINVAL, 0},
-    {"", 0, 10, -EINVAL, 0},
-    {NULL, 0, 10, -EINVAL, 0},
-    {"-1", 0, ULONG_MAX, -EINVAL, 0},
-    {"-0", 0, 10, -EINVAL, 0},
-    {"+1", 0, 10, -EINVAL, 0},
-    {" 1", 0, 10, -EINVAL, 0},
-    {"1 ", 0, 10, -EINVAL, 0},
-    {"1x", 0, 10, -EINVAL, 0},
-    {"0x10", 0, 100, -EINVAL, 0},
-    {"1.5", 0, 10, -EINVAL, 0},
-    {"1e3", 0, 10000, -EINVAL, 0},
-    {"18446744073709551615", 0, ULONG_MAX, 0, ULONG_MAX},
-    {"18446744073709551616", 0, ULONG_MAX, -EINVAL, 0},
-    {"99999999999999999999999999", 0, ULONG_MAX, -EINVAL, 0},
+	{ "0", 0, 10, 0, 0 },
+	{ "10", 0, 10, 0, 10 },
+	{ "7", 7, 7, 0, 7 },
+	{ "007", 0, 10, 0, 7 },
+	{ "11", 0, 10, -EINVAL, 0 },
+	{ "4", 5, 10, -EINVAL, 0 },
+	{ "0", 1, 10, -EINVAL, 0 },
+	{ "", 0, 10, -EINVAL, 0 },
+	{ NULL, 0, 10, -EINVAL, 0 },
+	{ "-1", 0, ULONG_MAX, -EINVAL, 0 },
+	{ "-0", 0, 10, -EINVAL, 0 },
+	{ "+1", 0, 10, -EINVAL, 0 },
+	{ " 1", 0, 10, -EINVAL, 0 },
+	{ "1 ", 0, 10, -EINVAL, 0 },
+	{ "1x", 0, 10, -EINVAL, 0 },
+	{ "0x10", 0, 100, -EINVAL, 0 },
+	{ "1.5", 0, 10, -EINVAL, 0 },
+	{ "1e3", 0, 10000, -EINVAL, 0 },
+	{ "18446744073709551615", 0, ULONG_MAX, 0, ULONG_MAX },
+	{ "18446744073709551616", 0, ULONG_MAX, -EINVAL, 0 },
+	{ "99999999999999999999999999", 0, ULONG_MAX, -EINVAL, 0 },
 };
 
 static const struct {
@@ -61,10 +61,10 @@ static const struct {
 	int err;
 	uint16_t want;
 } port_cases[] = {
-    {"1", false, 0, 1},		 {"8080", false, 0, 8080},  {"65535", false, 0, 65535},
-    {"0", true, 0, 0},		 {"0", false, -EINVAL, 0},  {"65536", true, -EINVAL, 0},
-    {"70000", true, -EINVAL, 0}, {"-1", true, -EINVAL, 0},  {"", true, -EINVAL, 0},
-    {"http", true, -EINVAL, 0},	 {"80 ", true, -EINVAL, 0},
+	{ "1", false, 0, 1 },	       { "8080", false, 0, 8080 },  { "65535", false, 0, 65535 },
+	{ "0", true, 0, 0 },	       { "0", false, -EINVAL, 0 },  { "65536", true, -EINVAL, 0 },
+	{ "70000", true, -EINVAL, 0 }, { "-1", true, -EINVAL, 0 },  { "", true, -EINVAL, 0 },
+	{ "http", true, -EINVAL, 0 },  { "80 ", true, -EINVAL, 0 },
 };
 
 static const struct {
@@ -73,24 +73,24 @@ static const struct {
 	int family;
 	const char *want;
 } addr_cases[] = {
-    {"0.0.0.0", 0, AF_INET, "0.0.0.0"},
-    {"127.0.0.1", 0, AF_INET, "127.0.0.1"},
-    {"255.255.255.255", 0, AF_INET, "255.255.255.255"},
-    {"::", 0, AF_INET6, "::"},
-    {"::0", 0, AF_INET6, "::"},
-    {"::1", 0, AF_INET6, "::1"},
-    {"0:0:0:0:0:0:0:1", 0, AF_INET6, "::1"},
-    {"FE80::A", 0, AF_INET6, "fe80::a"},
-    {"::ffff:10.0.0.1", 0, AF_INET6, "::ffff:10.0.0.1"},
-    {"", -EINVAL, 0, NULL},
-    {NULL, -EINVAL, 0, NULL},
-    {"1.2.3", -EINVAL, 0, NULL},
-    {"256.0.0.1", -EINVAL, 0, NULL},
-    {"1.2.3.4 ", -EINVAL, 0, NULL},
-    {"localhost", -EINVAL, 0, NULL},
-    {"[::1]", -EINVAL, 0, NULL},
-    {"fe80::1%lo", -EINVAL, 0, NULL},
-    {"1::2::3", -EINVAL, 0, NULL},
+	{ "0.0.0.0", 0, AF_INET, "0.0.0.0" },
+	{ "127.0.0.1", 0, AF_INET, "127.0.0.1" },
+	{ "255.255.255.255", 0, AF_INET, "255.255.255.255" },
+	{ "::", 0, AF_INET6, "::" },
+	{ "::0", 0, AF_INET6, "::" },
+	{ "::1", 0, AF_INET6, "::1" },
+	{ "0:0:0:0:0:0:0:1", 0, AF_INET6, "::1" },
+	{ "FE80::A", 0, AF_INET6, "fe80::a" },
+	{ "::ffff:10.0.0.1", 0, AF_INET6, "::ffff:10.0.0.1" },
+	{ "", -EINVAL, 0, NULL },
+	{ NULL, -EINVAL, 0, NULL },
+	{ "1.2.3", -EINVAL, 0, NULL },
+	{ "256.0.0.1", -EINVAL, 0, NULL },
+	{ "1.2.3.4 ", -EINVAL, 0, NULL },
+	{ "localhost", -EINVAL, 0, NULL },
+	{ "[::1]", -EINVAL, 0, NULL },
+	{ "fe80::1%lo", -EINVAL, 0, NULL },
+	{ "1::2::3", -EINVAL, 0, NULL },
 };
 
 static const struct {
@@ -98,13 +98,13 @@ static const struct {
 	int err;
 	enum server_mode want;
 } mode_cases[] = {
-    {"http", 0, SERVER_MODE_HTTP},
-    {"echo", 0, SERVER_MODE_ECHO},
-    {"id", 0, SERVER_MODE_ID},
-    {"HTTP", -EINVAL, 0},
-    {"ids", -EINVAL, 0},
-    {"", -EINVAL, 0},
-    {NULL, -EINVAL, 0},
+	{ "http", 0, SERVER_MODE_HTTP },
+	{ "echo", 0, SERVER_MODE_ECHO },
+	{ "id", 0, SERVER_MODE_ID },
+	{ "HTTP", -EINVAL, 0 },
+	{ "ids", -EINVAL, 0 },
+	{ "", -EINVAL, 0 },
+	{ NULL, -EINVAL, 0 },
 };
 
 static void test_uint(void)
@@ -152,7 +152,7 @@ static void test_addr(void)
 {
 	rlbt_for_each_case(i, addr_cases) {
 		const char *in = addr_cases[i].in;
-		struct cli_addr out = {.family = UNTOUCHED};
+		struct cli_addr out = { .family = UNTOUCHED };
 		int err;
 
 		err = cli_parse_addr(in, &out);
@@ -165,7 +165,7 @@ static void test_addr(void)
 			      out.family);
 		else
 			CHECK(out.family == addr_cases[i].family &&
-				  !strcmp(out.text, addr_cases[i].want),
+				      !strcmp(out.text, addr_cases[i].want),
 			      "cli_parse_addr(\"%s\"): family %d \"%s\", want %d \"%s\"", show(in),
 			      out.family, out.text, addr_cases[i].family, addr_cases[i].want);
 	}

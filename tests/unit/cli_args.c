@@ -59,8 +59,7 @@ static void test_group_names(void)
 	CHECK(!strcmp(buf, "udp-53"), "default name %s", buf);
 	CHECK(rlb_group_owner("../etc") == 0, "owner of a bad name");
 	CHECK(rlb_group_owner("rlb-unit-no-such-group") == 0, "owner of no group");
-	rlbt_for_each_case(i, name_cases)
-	{
+	rlbt_for_each_case(i, name_cases) {
 		int err = cli_parse_group_name(name_cases[i].in);
 
 		CHECK(err == name_cases[i].err, "cli_parse_group_name(\"%s\") = %d, want %d",
@@ -93,8 +92,7 @@ static void test_json_escape(void)
 {
 	char buf[64];
 
-	rlbt_for_each_case(i, json_cases)
-	{
+	rlbt_for_each_case(i, json_cases) {
 		size_t need;
 
 		memset(buf, 'X', sizeof(buf));
@@ -174,8 +172,7 @@ static void test_target(void)
 {
 	struct cli_target t;
 
-	rlbt_for_each_case(i, target_cases)
-	{
+	rlbt_for_each_case(i, target_cases) {
 		int err = parse_target(target_cases[i].args, &t);
 
 		if (CHECK(err == target_cases[i].err, "target case %zu: %d, want %d", i, err,
@@ -262,17 +259,17 @@ static void test_help_lists_options(void)
 		const char *name;
 		const char *const options[16];
 	} cases[] = {
-		{ cmd_serve, "serve", { "addr", "port", "workers", "policy", "mode", "udp",
-				        "backlog", "max-conns", "idle-timeout", "name",
-				        "flow-timeout", "metrics", "takeover", "grace" } },
+		{ cmd_serve,
+		  "serve",
+		  { "addr", "port", "workers", "policy", "mode", "udp", "backlog", "max-conns",
+		    "idle-timeout", "name", "flow-timeout", "metrics", "takeover", "grace" } },
 		{ cmd_stats, "stats", { "port", "udp", "name", "json", "watch", "count" } },
 		{ cmd_list, "list", { "port", "udp", "name", "json" } },
 		{ cmd_probe, "probe", { "json" } },
 	};
 	static struct captured c;
 
-	rlbt_for_each_case(i, cases)
-	{
+	rlbt_for_each_case(i, cases) {
 		const char *const args[MAX_ARGS] = { cases[i].name, "--help" };
 
 		run(cases[i].cmd, args, &c);
@@ -339,9 +336,7 @@ static const struct {
 	{ cmd_policy, { "policy", "-p", "80", "-1" }, "negative" },
 	{ cmd_policy, { "policy", "-p", "80", "load" }, "load needs" },
 	{ cmd_policy, { "policy", "-p", "80", "load", "" }, "load needs" },
-	{ cmd_policy,
-	  { "policy", "-p", "80", "load", "/nonexistent.bpf.o" },
-	  "/nonexistent.bpf.o" },
+	{ cmd_policy, { "policy", "-p", "80", "load", "/nonexistent.bpf.o" }, "/nonexistent.bpf.o" },
 	{ cmd_policy, { "policy", "-p", "80", "load", "/" }, "not a regular file" },
 	{ cmd_policy, { "policy", "-p", "80", "unload", "x" }, "unexpected argument 'x'" },
 	{ cmd_policy, { "policy", "-p", "80", "-v", "-v", "hash" }, "more than once" },
@@ -408,8 +403,7 @@ static void test_usage_errors(void)
 {
 	static struct captured c;
 
-	rlbt_for_each_case(i, usage_cases)
-	{
+	rlbt_for_each_case(i, usage_cases) {
 		const char *const *args = usage_cases[i].args;
 		char prefix[64];
 
@@ -432,15 +426,14 @@ static void test_usage_errors(void)
 
 static void test_help(void)
 {
-	static int (*const cmds[])(int, char **) = { cmd_stats, cmd_policy,  cmd_weight,
-						     cmd_drain, cmd_undrain, cmd_list,
-						     cmd_probe, cmd_serve };
-	static const char *const names[] = { "stats", "policy",	 "weight", "drain",
-					     "undrain", "list", "probe", "serve" };
+	static int (*const cmds[])(int,
+				   char **) = { cmd_stats,   cmd_policy, cmd_weight, cmd_drain,
+						cmd_undrain, cmd_list,	 cmd_probe,  cmd_serve };
+	static const char *const names[] = { "stats",	"policy", "weight", "drain",
+					     "undrain", "list",	  "probe",  "serve" };
 	static struct captured c;
 
-	rlbt_for_each_case(i, cmds)
-	{
+	rlbt_for_each_case(i, cmds) {
 		const char *const args[MAX_ARGS] = { names[i], "--help" };
 
 		run(cmds[i], args, &c);

@@ -80,8 +80,9 @@ static void test_abi(void)
 
 static void test_hash(void)
 {
-	struct rlb_flow a = { .saddr = { 0x0200007f }, .daddr = { 0x0100007f }, .sport = 0x3930,
-			      .dport = 0x901f };
+	struct rlb_flow a = {
+		.saddr = { 0x0200007f }, .daddr = { 0x0100007f }, .sport = 0x3930, .dport = 0x901f
+	};
 	struct rlb_flow b = a, v6 = a;
 
 	CHECK(rlb_hash_flow(&a, 0) == 0xc24f4ed3u, "hash vector: %#x", rlb_hash_flow(&a, 0));

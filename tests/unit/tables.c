@@ -60,7 +60,7 @@ static void test_maglev(void)
 	count(before, RLB_MAGLEV_SIZE, per, 8);
 	for (unsigned int i = 0; i < 8; i++)
 		CHECK(per[i] > RLB_MAGLEV_SIZE / 8 * 95 / 100 &&
-		      per[i] < RLB_MAGLEV_SIZE / 8 * 105 / 100,
+			      per[i] < RLB_MAGLEV_SIZE / 8 * 105 / 100,
 		      "worker %u has %u of %d entries", i, per[i], RLB_MAGLEV_SIZE);
 
 	live[5] = false;

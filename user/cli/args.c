@@ -58,9 +58,9 @@ int cli_parse_mode(const char *s, enum server_mode *out)
 		const char *name;
 		enum server_mode mode;
 	} modes[] = {
-	    {"http", SERVER_MODE_HTTP},
-	    {"echo", SERVER_MODE_ECHO},
-	    {"id", SERVER_MODE_ID},
+		{ "http", SERVER_MODE_HTTP },
+		{ "echo", SERVER_MODE_ECHO },
+		{ "id", SERVER_MODE_ID },
 	};
 
 	for (size_t i = 0; s && i < sizeof(modes) / sizeof(modes[0]); i++) {

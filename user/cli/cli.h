@@ -106,13 +106,17 @@ struct cli_option {
 /* The options that name the group, for a command's option table. */
 #define CLI_TARGET_OPTIONS                                                                         \
 	{ "port", 'p', "PORT", "the group serving on this port (1 to 65535)" },                    \
-	{ "udp", CLI_OPT_UDP, NULL, "with -p: the UDP group on that port (default TCP)" },         \
-	{ "name", CLI_OPT_NAME, "GROUP",                                                           \
-	  "the group of that name (serve --name, or tcp-PORT, udp-PORT)" }
+		{ "udp", CLI_OPT_UDP, NULL, "with -p: the UDP group on that port (default TCP)" }, \
+	{                                                                                          \
+		"name", CLI_OPT_NAME, "GROUP",                                                     \
+			"the group of that name (serve --name, or tcp-PORT, udp-PORT)"             \
+	}
 /* -v and -h, which cli_options() takes: the last options of every command's table. */
-#define CLI_VERBOSE_HELP_OPTIONS                                                                   \
-	{ "verbose", 'v', NULL, "show libbpf's own messages" },                                    \
-	{ "help", 'h', NULL, "show this help" }
+#define CLI_VERBOSE_HELP_OPTIONS                                \
+	{ "verbose", 'v', NULL, "show libbpf's own messages" }, \
+	{                                                       \
+		"help", 'h', NULL, "show this help"             \
+	}
 
 /* A command line being read: the command's name for messages, its options, what was given. */
 struct cli_parser {

@@ -65,8 +65,9 @@ static const struct cli_option options[] = {
 	CLI_TARGET_OPTIONS,
 	{ "json", CLI_OPT_JSON, NULL, "one JSON object instead of the table" },
 	{ "watch", CLI_OPT_WATCH, "SECS",
-	  "redraw every SECS seconds (1 to " CLI_STR(WATCH_MAX) "), with rates per second,\n"
-	  "until SIGINT or SIGTERM (with --json: one object per line)" },
+	  "redraw every SECS seconds (1 to " CLI_STR(
+		  WATCH_MAX) "), with rates per second,\n"
+			     "until SIGINT or SIGTERM (with --json: one object per line)" },
 	{ "count", CLI_OPT_COUNT, "N", "with --watch: stop after N redraws (1 to 1000000)" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},

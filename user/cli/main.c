@@ -9,14 +9,14 @@ static const struct cmd {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-    {"serve", cmd_serve, "serve a BPF-steered SO_REUSEPORT group with worker threads"},
-    {"stats", cmd_stats, "show a live group's workers: steered, accepted, active, share"},
-    {"policy", cmd_policy, "switch a live group's policy, or load/unload one of your own"},
-    {"weight", cmd_weight, "set a worker's weight (0 to 1000) for the weighted policy"},
-    {"drain", cmd_drain, "give a worker no new connections; it keeps serving its own"},
-    {"undrain", cmd_undrain, "let a drained worker take new connections again"},
-    {"list", cmd_list, "list the groups serving on this host"},
-    {"probe", cmd_probe, "show the BPF features the running kernel offers"},
+	{ "serve", cmd_serve, "serve a BPF-steered SO_REUSEPORT group with worker threads" },
+	{ "stats", cmd_stats, "show a live group's workers: steered, accepted, active, share" },
+	{ "policy", cmd_policy, "switch a live group's policy, or load/unload one of your own" },
+	{ "weight", cmd_weight, "set a worker's weight (0 to 1000) for the weighted policy" },
+	{ "drain", cmd_drain, "give a worker no new connections; it keeps serving its own" },
+	{ "undrain", cmd_undrain, "let a drained worker take new connections again" },
+	{ "list", cmd_list, "list the groups serving on this host" },
+	{ "probe", cmd_probe, "show the BPF features the running kernel offers" },
 };
 
 static const struct cmd *find_cmd(const char *name)
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 		cmd = find_cmd(argv[2]);
 		if (!cmd)
 			return usage_error("unknown command", argv[2]);
-		return cmd->run(2, (char *[]){argv[2], "--help", NULL});
+		return cmd->run(2, (char *[]){ argv[2], "--help", NULL });
 	}
 	if (strcmp(arg, "--version") == 0) {
 		if (argc > 2)

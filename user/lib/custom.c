@@ -282,7 +282,8 @@ static int guard_exits(struct bpf_program *prog, const char *path)
 	}
 	memcpy(out, insns, n * sizeof(*out));
 	/* the tail: r0 = SK_PASS; exit */
-	out[n] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+	out[n] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+				    .dst_reg = BPF_REG_0,
 				    .imm = SK_PASS };
 	out[n + 1] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
 	err = 0;
@@ -294,10 +295,11 @@ static int guard_exits(struct bpf_program *prog, const char *path)
 		if (!first)
 			first = i + 1;
 		if (off > INT16_MAX)
-			err = rlb_error(-E2BIG,
-					"%s: program %s is too large for reuselb to make its returns "
-					"SK_PASS (a jump of %ld instructions): split it into functions",
-					path, bpf_program__name(prog), off);
+			err = rlb_error(
+				-E2BIG,
+				"%s: program %s is too large for reuselb to make its returns "
+				"SK_PASS (a jump of %ld instructions): split it into functions",
+				path, bpf_program__name(prog), off);
 		out[i] = (struct bpf_insn){ .code = BPF_JMP | BPF_JA, .off = off };
 	}
 	if (!err) {
@@ -367,10 +369,11 @@ static int pick_program(struct bpf_object *obj, const char *path, struct bpf_pro
 		}
 	}
 	if (n != 1)
-		return rlb_error(-EINVAL,
-				 "%s has %d sk_reuseport programs: a policy needs exactly one, "
-				 "in SEC(\"sk_reuseport\") (use RLB_POLICY from reuselb/policy.bpf.h)",
-				 path, n);
+		return rlb_error(
+			-EINVAL,
+			"%s has %d sk_reuseport programs: a policy needs exactly one, "
+			"in SEC(\"sk_reuseport\") (use RLB_POLICY from reuselb/policy.bpf.h)",
+			path, n);
 	return 0;
 }
 
@@ -388,11 +391,12 @@ static int share_maps(const struct rlb_ctl *c, struct bpf_object *obj, const cha
 		/* reuse_fd takes the pinned map as it is: a policy built against another ABI would
 		 * read the wrong layout without a word, so compare the definitions first */
 		if (!same_definition(map, fd))
-			return rlb_error(-EINVAL,
-					 "%s: map '%s' does not match the group's (type, key, value "
-					 "or size): build the policy against this reuselb's "
-					 "reuselb/policy.bpf.h",
-					 path, bpf_map__name(map));
+			return rlb_error(
+				-EINVAL,
+				"%s: map '%s' does not match the group's (type, key, value "
+				"or size): build the policy against this reuselb's "
+				"reuselb/policy.bpf.h",
+				path, bpf_map__name(map));
 		if (bpf_map__reuse_fd(map, fd))
 			return rlb_error(-errno,
 					 "%s: map '%s' does not match the group's (%s): build the "
@@ -438,9 +442,9 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	if (err)
 		goto out;
 	/* a tail call needs the caller's attach type, which the owner noted in the config */
-	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE
-							    ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
-							    : BPF_SK_REUSEPORT_SELECT);
+	bpf_program__set_expected_attach_type(prog, cfg.flags & RLB_CFG_MIGRATE ?
+							    BPF_SK_REUSEPORT_SELECT_OR_MIGRATE :
+							    BPF_SK_REUSEPORT_SELECT);
 	log = rlb_log_buf(prog);
 	if (!log) {
 		err = -ENOMEM;
@@ -450,12 +454,14 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	/* the program is loaded or refused: the log has served */
 	rlb_log_done(log, err);
 	if (err) {
-		/* the verifier answers EACCES (or EINVAL) with a log; EPERM is a privilege matter */
+		/* the verifier answers EACCES (or EINVAL) with a log; EPERM means privileges */
 		if (err == -EPERM)
 			err = rlb_bpf_error(err, "cannot load the policy");
 		else if (rlb_verifier_log()[0])
-			err = rlb_error(err, "the kernel rejected %s: the verifier refused it: %s "
-					"(verifier log follows)", path, strerror(-err));
+			err = rlb_error(err,
+					"the kernel rejected %s: the verifier refused it: %s "
+					"(verifier log follows)",
+					path, strerror(-err));
 		else
 			err = rlb_error(err, "the kernel rejected %s: %s", path, strerror(-err));
 		goto out;

@@ -86,7 +86,7 @@ const char *rlb_verifier_log(void)
 int rlb_bpf_error(int err, const char *what)
 {
 	if (err == -EPERM || err == -EACCES)
-		return rlb_error(err, "%s: %s%s: run as root, or grant " RLB_CAPS_NEEDED,
-				 what, strerror(-err), rlb_missing_caps());
+		return rlb_error(err, "%s: %s%s: run as root, or grant " RLB_CAPS_NEEDED, what,
+				 strerror(-err), rlb_missing_caps());
 	return rlb_error(err, "%s: %s", what, strerror(-err));
 }

@@ -162,8 +162,10 @@ static bool slot_open(const struct rlb_ctl *c, __u32 slot)
 	struct rlb_worker w;
 	__u64 cookie;
 
-	return slot < RLB_MAX_SLOTS && bpf_map_lookup_elem(c->fd[RLB_MAP_WORKERS], &slot, &w) == 0 &&
-	       w.state != RLB_WORKER_EMPTY && bpf_map_lookup_elem(c->fd[RLB_MAP_SOCKS], &slot, &cookie) == 0;
+	return slot < RLB_MAX_SLOTS &&
+	       bpf_map_lookup_elem(c->fd[RLB_MAP_WORKERS], &slot, &w) == 0 &&
+	       w.state != RLB_WORKER_EMPTY &&
+	       bpf_map_lookup_elem(c->fd[RLB_MAP_SOCKS], &slot, &cookie) == 0;
 }
 
 /* The nanoseconds of a born stamp, from a time after it (within 52 days). */

@@ -108,10 +108,9 @@ static int load_program(struct rlb_group *g)
 	if (!log)
 		return -ENOMEM;
 	/* migrate-capable: a closing listener's queue is steered to a live worker, not reset */
-	bpf_program__set_expected_attach_type(skel->progs.rlb_steer,
-					      g->features.migrate
-						      ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
-						      : BPF_SK_REUSEPORT_SELECT);
+	bpf_program__set_expected_attach_type(
+		skel->progs.rlb_steer,
+		g->features.migrate ? BPF_SK_REUSEPORT_SELECT_OR_MIGRATE : BPF_SK_REUSEPORT_SELECT);
 	if (!g->features.mmapable)
 		bpf_map__set_map_flags(skel->maps.load, 0);
 	err = check_map_names(skel);
@@ -321,17 +320,19 @@ static int check_port_unserved(struct rlb_group *g, const struct sockname *sn)
 		     memcmp(addr, any, 16)))
 			continue;
 		if (g->opts.policy == RLB_POLICY_KERNEL)
-			return rlb_error(-EEXIST,
-					 "%s port %u is served by reuselb group %s (pid %d): a policy "
-					 "kernel server there would sit unsteered beside its sockets; "
-					 "stop that group, choose another port, or switch it to the "
-					 "kernel's hash with: reuselb policy --name %s kernel",
-					 proto_name(proto), g->port, names[i], pids[i], names[i]);
-		return rlb_error(-EEXIST,
-				 "%s port %u is served by reuselb group %s (pid %d): a second group "
-				 "there would sit unsteered beside its sockets; stop that group, choose "
-				 "another port, or replace it with: --takeover --name %s",
-				 proto_name(proto), g->port, names[i], pids[i], names[i]);
+			return rlb_error(
+				-EEXIST,
+				"%s port %u is served by reuselb group %s (pid %d): a policy "
+				"kernel server there would sit unsteered beside its sockets; "
+				"stop that group, choose another port, or switch it to the "
+				"kernel's hash with: reuselb policy --name %s kernel",
+				proto_name(proto), g->port, names[i], pids[i], names[i]);
+		return rlb_error(
+			-EEXIST,
+			"%s port %u is served by reuselb group %s (pid %d): a second group "
+			"there would sit unsteered beside its sockets; stop that group, choose "
+			"another port, or replace it with: --takeover --name %s",
+			proto_name(proto), g->port, names[i], pids[i], names[i]);
 	}
 	return 0;
 }
@@ -410,20 +411,20 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	if (bind(fd, (struct sockaddr *)&sn->ss, sn->len)) {
 		err = -errno;
 		if (err == -EADDRINUSE)
-			return rlb_error(err,
-					 "cannot bind %s port %u: %s: a server without SO_REUSEPORT, "
-					 "another user's, or another reuselb group holds it; stop it, "
-					 "choose another port, or replace a running reuselb with "
-					 "--takeover",
-					 addr, g->port, strerror(-err));
+			return rlb_error(
+				err,
+				"cannot bind %s port %u: %s: a server without SO_REUSEPORT, "
+				"another user's, or another reuselb group holds it; stop it, "
+				"choose another port, or replace a running reuselb with "
+				"--takeover",
+				addr, g->port, strerror(-err));
 		return rlb_error(err, "cannot bind %s port %u: %s", addr, g->port, strerror(-err));
 	}
 	if (i == 0) {
 		g->port = get_port(fd);
 		set_port(sn, g->port);
 	}
-	if (!g->opts.udp &&
-	    listen(fd, g->opts.backlog > 0 ? g->opts.backlog : SOMAXCONN))
+	if (!g->opts.udp && listen(fd, g->opts.backlog > 0 ? g->opts.backlog : SOMAXCONN))
 		return rlb_error(-errno, "cannot listen on port %u: %s", g->port, strerror(errno));
 	if (!g->skel)
 		return 0;
@@ -541,15 +542,17 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	g->opts.pin = opts->pin && opts->policy != RLB_POLICY_KERNEL;
 	if (opts->takeover && !(g->opts.pin && (opts->name || opts->port))) {
 		err = rlb_error(-EINVAL, "a takeover needs a steering policy (not kernel), pins, "
-				"and a group name or a fixed port");
+					 "and a group name or a fixed port");
 		goto fail;
 	}
 	if (g->opts.pin && (opts->name || opts->port)) {
 		set_name(g, opts->name);
 		g->predecessor = opts->takeover ? rlb_group_live(g->name) : 0;
 		if (g->predecessor < 0) {
-			err = rlb_error(-EBUSY, "group %s is live but no process holds its lock "
-					"(a takeover finishing?): try again in a moment", g->name);
+			err = rlb_error(-EBUSY,
+					"group %s is live but no process holds its lock "
+					"(a takeover finishing?): try again in a moment",
+					g->name);
 			goto fail;
 		}
 		if (!g->predecessor)
@@ -651,7 +654,7 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 		err = rlb_ctl_lock(&g->ctl);
 		if (err)
 			return err;
-		/* out of the rotation first, so the program never picks a slot that is going away */
+		/* out of the rotation first: the program never picks a slot that is going away */
 		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_WORKERS], &slot, &w, 0))
 			err = rlb_bpf_error(-errno, "cannot write the workers map");
 		if (!err)

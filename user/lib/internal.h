@@ -25,9 +25,9 @@ extern const char *const rlb_map_names[RLB_MAP__COUNT];
 struct rlb_ctl {
 	char name[RLB_NAME_MAX + 1];
 	int fd[RLB_MAP__COUNT]; /* fd[RLB_MAP_CONFIG], ...: every map of RLB_MAPS */
-	bool owned; /* the fds are ours to close */
-	int lock_fd;	       /* the open RLB_PIN_CTL_LOCK directory, -1 until first locked */
-	pthread_mutex_t mutex; /* threads of one process share lock_fd's flock: this parts them */
+	bool owned;		/* the fds are ours to close */
+	int lock_fd;		/* the open RLB_PIN_CTL_LOCK directory, -1 until first locked */
+	pthread_mutex_t mutex;	/* threads of one process share lock_fd's flock: this parts them */
 };
 
 /* Sets up the name and the lock of a controller whose fds are filled in later. */
@@ -48,15 +48,15 @@ struct rlb_group {
 	struct steer_bpf *skel; /* NULL under the "kernel" policy */
 	struct rlb_ctl ctl;
 	struct rlb_features features;
-	struct rlb_load *load;	/* the mmapped "load" map, NULL under "kernel" */
+	struct rlb_load *load; /* the mmapped "load" map, NULL under "kernel" */
 	size_t load_len;
-	int lock_fd;		/* flock on the pin directory, -1 when not (yet) ours */
-	unsigned int base;	/* our generation: slots base .. base + nr_workers - 1 */
-	int predecessor;	/* pid of the owner we take over from, 0 when none */
-	bool handed_over;	/* a successor owns the group: leave program and pins */
-	int pin_err;		/* a successor: re-pinning the program failed (-errno) */
-	bool claimed;		/* config.successor names us and the pins are not ours yet */
-	pthread_t waiter;	/* takes the lock once the predecessor lets go */
+	int lock_fd;	   /* flock on the pin directory, -1 when not (yet) ours */
+	unsigned int base; /* our generation: slots base .. base + nr_workers - 1 */
+	int predecessor;   /* pid of the owner we take over from, 0 when none */
+	bool handed_over;  /* a successor owns the group: leave program and pins */
+	int pin_err;	   /* a successor: re-pinning the program failed (-errno) */
+	bool claimed;	   /* config.successor names us and the pins are not ours yet */
+	pthread_t waiter;  /* takes the lock once the predecessor lets go */
 	bool waiter_running;
 	int waiter_stop;
 	uint16_t port;
@@ -151,6 +151,5 @@ void rlb_takeover_stop(struct rlb_group *g);
 void rlb_takeover_leave(struct rlb_group *g);
 /* Whether a successor lives that is to take the pins from us. */
 bool rlb_takeover_successor_alive(struct rlb_group *g);
-
 
 #endif

@@ -82,20 +82,22 @@ int rlb_check_group_name(const char *name, bool udp, uint16_t port)
 	if (port && !strcmp(name, mine))
 		return 0;
 	if (digits[0] == '0' || strlen(digits) > 5 || atoi(digits) > 65535)
-		return rlb_error(-EINVAL,
-				 "group name '%s' has the form of a default name (tcp-PORT, "
-				 "udp-PORT), which only the group on that port takes: choose another "
-				 "name",
-				 name);
+		return rlb_error(
+			-EINVAL,
+			"group name '%s' has the form of a default name (tcp-PORT, "
+			"udp-PORT), which only the group on that port takes: choose another "
+			"name",
+			name);
 	if (!port)
 		return rlb_error(-EINVAL,
 				 "group name '%s' is the default name of %.3s port %s, not of a "
 				 "group on a port yet to be chosen: choose another name",
 				 name, name, digits);
-	return rlb_error(-EINVAL,
-			 "group name '%s' is the default name of %.3s port %s: the %s group on port "
-			 "%u cannot take it; choose another name",
-			 name, name, digits, udp ? "udp" : "tcp", port);
+	return rlb_error(
+		-EINVAL,
+		"group name '%s' is the default name of %.3s port %s: the %s group on port "
+		"%u cannot take it; choose another name",
+		name, name, digits, udp ? "udp" : "tcp", port);
 }
 
 int rlb_pin_path(char *buf, size_t len, const char *name, const char *file)
@@ -292,8 +294,8 @@ int rlb_pins_lock(struct rlb_group *g)
 	}
 	/* nobody held the lock and no socket is open: the pins were left by a process that died */
 	remove_entries(dir);
-	if (rlb_pin_path(path, sizeof(path), g->name, RLB_PIN_CTL_LOCK) == 0 &&
-	    mkdir(path, 0700) && errno != EEXIST) {
+	if (rlb_pin_path(path, sizeof(path), g->name, RLB_PIN_CTL_LOCK) == 0 && mkdir(path, 0700) &&
+	    errno != EEXIST) {
 		err = rlb_error(-errno, "cannot create %s: %s", path, strerror(errno));
 		close(fd);
 		goto undo;

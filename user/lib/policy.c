@@ -63,8 +63,7 @@ const char *rlb_policy_name(enum rlb_policy policy)
 }
 
 /* What the kernel lacks for the policy, as a message, or NULL when it has all it needs. */
-static const char *missing_feature(const struct rlb_policy_info *info,
-				   const struct rlb_features *f)
+static const char *missing_feature(const struct rlb_policy_info *info, const struct rlb_features *f)
 {
 	if ((info->needs & RLB_NEEDS_BPF) && !f->sk_reuseport)
 		return "sk_reuseport programs (Linux 4.19+ with CONFIG_BPF_SYSCALL)";

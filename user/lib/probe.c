@@ -50,10 +50,14 @@ static int probe_sockhash_select(void)
 {
 	int map = bpf_map_create(BPF_MAP_TYPE_SOCKHASH, NULL, 4, 8, 1, NULL), fd;
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_STX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_0,
+		{ .code = BPF_STX | BPF_MEM | BPF_W,
+		  .dst_reg = BPF_REG_10,
+		  .src_reg = BPF_REG_0,
 		  .off = -4 },
-		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_2,
-		  .src_reg = BPF_PSEUDO_MAP_FD, .imm = map },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM,
+		  .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_PSEUDO_MAP_FD,
+		  .imm = map },
 		{},
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_3, .src_reg = BPF_REG_10 },
 		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_3, .imm = -4 },
@@ -114,7 +118,8 @@ int rlb_probe(struct rlb_features *out)
 	pthread_once(&once, probe_once);
 	*out = probed;
 	if (probe_err)
-		return rlb_error(probe_err, "cannot probe the kernel's BPF features: %s%s: run as "
+		return rlb_error(probe_err,
+				 "cannot probe the kernel's BPF features: %s%s: run as "
 				 "root, or grant " RLB_CAPS_NEEDED,
 				 strerror(-probe_err), rlb_missing_caps());
 	return 0;

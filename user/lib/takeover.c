@@ -54,19 +54,21 @@ int rlb_takeover_share_maps(struct rlb_group *g)
 			return err;
 		fd = bpf_obj_get(path);
 		if (fd < 0 && errno == ENOENT)
-			return rlb_error(-EAGAIN,
-					 "group %s is still starting: pid %d has not pinned its maps "
-					 "yet (%s); try again once it serves",
-					 g->name, g->predecessor, path);
+			return rlb_error(
+				-EAGAIN,
+				"group %s is still starting: pid %d has not pinned its maps "
+				"yet (%s); try again once it serves",
+				g->name, g->predecessor, path);
 		if (fd < 0)
 			return rlb_bpf_error(-errno, path);
 		err = bpf_map__reuse_fd(map, fd);
 		close(fd);
 		if (err)
-			return rlb_error(err,
-					 "cannot share map %s of group %s: %s (was it made by another "
-					 "version of reuselb?)",
-					 bpf_map__name(map), g->name, strerror(-err));
+			return rlb_error(
+				err,
+				"cannot share map %s of group %s: %s (was it made by another "
+				"version of reuselb?)",
+				bpf_map__name(map), g->name, strerror(-err));
 	}
 	return 0;
 }
@@ -142,11 +144,12 @@ int rlb_takeover_claim(struct rlb_group *g)
 	if (err)
 		return err;
 	if (access(dir, W_OK) && errno == EROFS)
-		return rlb_error(-EROFS,
-				 "cannot take over group %s: %s is on a read-only bpffs (%s), and a "
-				 "successor must re-pin the program there; pid %d keeps serving: "
-				 "remount it read-write (mount -o remount,rw %s) and try again",
-				 g->name, dir, strerror(EROFS), g->predecessor, RLB_BPFFS);
+		return rlb_error(
+			-EROFS,
+			"cannot take over group %s: %s is on a read-only bpffs (%s), and a "
+			"successor must re-pin the program there; pid %d keeps serving: "
+			"remount it read-write (mount -o remount,rw %s) and try again",
+			g->name, dir, strerror(EROFS), g->predecessor, RLB_BPFFS);
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
@@ -165,11 +168,12 @@ int rlb_takeover_claim(struct rlb_group *g)
 				g->name, owner, g->predecessor);
 	if (!err && cfg.successor && (pid_t)cfg.successor != getpid()) {
 		if (rlb_pid_alive(cfg.successor))
-			err = rlb_error(-EBUSY,
-					"group %s is being taken over by pid %u already (%s): this "
-					"instance stops before binding anything; try again once that "
-					"one serves alone (reuselb list names it)",
-					g->name, cfg.successor, rlb_handover_name(cfg.handover));
+			err = rlb_error(
+				-EBUSY,
+				"group %s is being taken over by pid %u already (%s): this "
+				"instance stops before binding anything; try again once that "
+				"one serves alone (reuselb list names it)",
+				g->name, cfg.successor, rlb_handover_name(cfg.handover));
 		else
 			err = undo_takeover(&g->ctl, &cfg);
 	}
@@ -246,8 +250,7 @@ static int attach(struct rlb_group *g)
 			return rlb_bpf_error(-errno, "cannot attach the steering program");
 		return 0;
 	}
-	return rlb_error(-EBADF, "group %s has no socket left to attach its program to",
-			 g->name);
+	return rlb_error(-EBADF, "group %s has no socket left to attach its program to", g->name);
 }
 
 int rlb_takeover_finish(struct rlb_group *g)

@@ -96,7 +96,7 @@ static bool parse_decimal(struct span s, uint64_t max, uint64_t *out)
 
 static int parse_target(struct span target, struct http_request *req)
 {
-	struct span path, query = {target.p + target.len, 0};
+	struct span path, query = { target.p + target.len, 0 };
 	uint64_t us;
 
 	if (!span_cut(&target, '?', &path))

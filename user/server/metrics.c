@@ -133,8 +133,8 @@ int metrics_open(const char *addr, uint16_t port, bool share, struct metrics **o
 	}
 	len = sizeof(ss);
 	if (getsockname(m->fd, (struct sockaddr *)&ss, &len) == 0)
-		m->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-							: ((struct sockaddr_in6 *)&ss)->sin6_port);
+		m->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+							  ((struct sockaddr_in6 *)&ss)->sin6_port);
 	m->stopfd = eventfd(0, EFD_CLOEXEC);
 	if (m->stopfd < 0) {
 		err = -errno;
@@ -384,7 +384,8 @@ static void *metrics_main(void *arg)
 			if (c->fd < 0)
 				continue;
 			polled[n - 2] = c;
-			pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
+			pfd[n++] =
+				(struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
 			if (c->deadline_ms < next)
 				next = c->deadline_ms;
 		}

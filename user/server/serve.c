@@ -88,8 +88,8 @@ static int open_metrics(struct run *r)
 	host_port(cfg->metrics_addr, cfg->metrics_port, where, sizeof(where));
 	fprintf(stderr, "reuselb: cannot listen for metrics on %s: %s%s\n", where, strerror(-err),
 		err == -EADDRINUSE ? ": another process holds it; stop it or give another "
-				     "--metrics address"
-				   : "");
+				     "--metrics address" :
+				     "");
 	return err;
 }
 
@@ -140,8 +140,8 @@ static int serve_until(struct run *r, int *successor)
 		}
 		watching = false;
 		if (rlb_group_check_takeover(r->g, &v)) {
-			fprintf(stderr, "reuselb: cannot check the takeover of group %s: %s\n", name,
-				rlb_last_error());
+			fprintf(stderr, "reuselb: cannot check the takeover of group %s: %s\n",
+				name, rlb_last_error());
 			continue;
 		}
 		if (v.undone) {
@@ -214,8 +214,8 @@ static int wind_down(struct run *r, int successor)
 	struct handover_opts o = {
 		.udp = cfg->group.udp,
 		.grace_s = cfg->grace_s,
-		.flow_timeout_s = cfg->group.flow_timeout ? cfg->group.flow_timeout
-							  : RLB_FLOW_TIMEOUT_DEFAULT,
+		.flow_timeout_s = cfg->group.flow_timeout ? cfg->group.flow_timeout :
+							    RLB_FLOW_TIMEOUT_DEFAULT,
 		.sigfd = r->sigfd,
 	};
 	struct handover_result res;

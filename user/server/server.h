@@ -20,8 +20,7 @@ enum server_mode {
 #define SERVER_IDLE_TIMEOUT_DEFAULT 30
 
 struct server_opts {
-	struct rlb_group
-	    *group; /* opened by the caller, closed by the caller after server_stop() */
+	struct rlb_group *group; /* the caller opens it, and closes it after server_stop() */
 	enum server_mode mode;
 	bool udp;		     /* must match the group's sockets */
 	unsigned int max_conns;	     /* per worker; over it new connections are closed at once */

@@ -111,7 +111,7 @@ static void conn_close(struct worker *w, struct conn *c)
 
 static void conn_open(struct worker *w, int fd)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct epoll_event ev = { .events = EPOLLIN };
 	const int one = 1;
 	struct conn *c;
 
@@ -145,7 +145,7 @@ static void conn_open(struct worker *w, int fd)
 
 static int listener_pause(struct worker *w)
 {
-	struct epoll_event ev = {.events = 0, .data.ptr = w};
+	struct epoll_event ev = { .events = 0, .data.ptr = w };
 
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->lfd, &ev))
 		return fail(w, "epoll_ctl");
@@ -155,7 +155,7 @@ static int listener_pause(struct worker *w)
 
 static int listener_resume(struct worker *w)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
 
 	w->resume_ms = 0;
 	if (w->lfd < 0)
@@ -325,7 +325,7 @@ static bool conn_settle(struct worker *w, struct conn *c)
 		c->in_len = 0;
 	}
 	if (want != c->events) {
-		struct epoll_event ev = {.events = want, .data.ptr = c};
+		struct epoll_event ev = { .events = want, .data.ptr = c };
 
 		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev))
 			return false;
@@ -543,9 +543,9 @@ void *worker_main(void *arg)
 int worker_init(struct worker *w, const struct server_opts *opts, unsigned int id, int stopfd,
 		int failfd, int idlefd)
 {
-	struct epoll_event stop = {.events = EPOLLIN, .data.ptr = NULL};
-	struct epoll_event sock = {.events = EPOLLIN, .data.ptr = w};
-	struct epoll_event ctl = {.events = EPOLLIN, .data.ptr = &w->ctlfd};
+	struct epoll_event stop = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event sock = { .events = EPOLLIN, .data.ptr = w };
+	struct epoll_event ctl = { .events = EPOLLIN, .data.ptr = &w->ctlfd };
 
 	memset(w, 0, sizeof(*w));
 	w->group = opts->group;
