@@ -69,7 +69,8 @@ enum rlb_policy {
 	X(MAGLEV, maglev)     \
 	X(CPUS, cpus)         \
 	X(FLOWS, flows)       \
-	X(CUSTOM, custom)
+	X(CUSTOM, custom)     \
+	X(MEMBERS, members)
 
 /* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
 enum rlb_map {
@@ -108,6 +109,11 @@ _Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_sta
 #define RLB_CFG_MIGRATE 1u
 /* config.flags: datagrams of a known flow go back to the socket that had the flow. */
 #define RLB_CFG_FLOWS 2u
+/*
+ * config.flags: the sockets belong to processes reuselb did not start (reuselb attach): no
+ * owner holds the pins' lock, and nobody reports accepted or active connections.
+ */
+#define RLB_CFG_ADOPTED 4u
 
 /* Map "config", key 0. Written by userspace (library, CLI, bpftool), read by the program. */
 struct rlb_config {
@@ -203,5 +209,22 @@ struct rlb_flow_slot {
 };
 #define RLB_FLOW_BORN_SHIFT 20
 _Static_assert(sizeof(struct rlb_flow_slot) == 16, "BPF ABI: struct rlb_flow_slot");
+
+/* rlb_member.flags: the socket was copied out of another process (reuselb attach). */
+#define RLB_MEMBER_ADOPTED 1u
+
+/*
+ * Map "members", key = slot: which process serves the slot's socket. Written by userspace
+ * (the owner at start, reuselb attach at each sync), read by the CLI and bpftool; the
+ * program does not read it. The socket's cookie is in "socks".
+ */
+struct rlb_member {
+	__u32 pid;   /* the process that serves the socket (for nginx: the worker, not the master) */
+	__s32 fd;    /* its descriptor in that process, -1 when unknown */
+	__u32 flags; /* RLB_MEMBER_* */
+	__u32 pad;
+	char comm[16]; /* the process's command name, as /proc/PID/comm has it */
+};
+_Static_assert(sizeof(struct rlb_member) == 32, "BPF ABI: struct rlb_member");
 
 #endif

@@ -123,6 +123,14 @@ struct {
 	__type(value, struct rlb_flow_slot);
 } flows SEC(".maps");
 
+/* Key slot: struct rlb_member, the process that serves the slot. Written by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rlb_member);
+} members SEC(".maps");
+
 static __always_inline const struct rlb_config *rlb_config(void)
 {
 	__u32 key = 0;

@@ -154,6 +154,8 @@ struct rlb_worker_stats {
 	uint32_t weight;
 	uint64_t steered, fallback, migrated; /* from the program */
 	uint64_t accepted, active, busy;      /* from the worker */
+	int pid;			      /* the process serving it (members), 0 if unknown */
+	char comm[16];			      /* its command name */
 };
 
 struct rlb_group_stats {
@@ -168,8 +170,53 @@ struct rlb_group_stats {
 	 */
 	unsigned int flow_table;
 	uint64_t flows_evicted;
+	/* sockets of processes reuselb did not start: accepted, active, busy are unknown */
+	bool adopted;
 	struct rlb_worker_stats workers[RLB_MAX_WORKERS];
 };
+
+/*
+ * reuselb attach: steering a group of sockets that other processes opened, with no change to
+ * them. Every socket bound to addr:port with SO_REUSEPORT (held by any process, or by pids) is
+ * copied out of the process that serves it (pidfd_getfd: CAP_SYS_PTRACE, or the same uid),
+ * given a worker slot, and the group gets the program, maps and pins rlb_group_open gives a
+ * group of its own; the program is attached last, so a failure leaves the server as it was.
+ * The copies are closed again once the maps hold the sockets: a server's close stays a close.
+ */
+struct rlb_adopt_opts {
+	const char *addr;	/* the sockets' numeric address; NULL: the one address found */
+	uint16_t port;		/* 1 .. 65535 */
+	bool udp;		/* bound datagram sockets instead of TCP listeners */
+	const int *pids;	/* only sockets these processes hold; NULL: every process's */
+	unsigned int nr_pids;	/* at most 64 */
+	enum rlb_policy policy; /* not RLB_POLICY_KERNEL */
+	const char *name;	/* NULL means tcp-PORT or udp-PORT */
+};
+
+/* Who serves a worker of an adopted group: pid 0 when its socket has closed. */
+struct rlb_member_info {
+	int pid, fd;
+	char comm[16];
+	uint64_t cookie;
+};
+
+int rlb_group_adopt(const struct rlb_adopt_opts *opts, struct rlb_group **out);
+int rlb_group_member(const struct rlb_group *g, unsigned int worker, struct rlb_member_info *out);
+/*
+ * Looks for the group's sockets again: sockets that closed leave their slot, new ones take a
+ * free slot, and the program is attached to the sockets' group again if it has none of ours
+ * (a server restarted with new sockets). 0 when nothing changed, 1 when the maps did (msg says
+ * what, one line), or -errno.
+ */
+int rlb_group_adopt_sync(struct rlb_group *g, char *msg, size_t len);
+/* Frees an adopted group: program and pins stay with its sockets unless detach. */
+void rlb_group_release(struct rlb_group *g, bool detach);
+/*
+ * reuselb detach: gives the adopted group of that name back to the kernel's hash and removes
+ * its pins; addr, when not NULL, must be the group's. Pins whose sockets have all gone are
+ * only removed, and *stale says so.
+ */
+int rlb_detach(const char *name, const char *addr, bool *stale);
 
 /* Opens a live group's pins. -ENOENT (message lists the live groups) when there is none. */
 int rlb_ctl_open(const char *name, struct rlb_ctl **out);

@@ -31,6 +31,8 @@ int cmd_drain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
 
 struct cli_addr {
 	int family;		     /* AF_INET or AF_INET6 */
@@ -84,6 +86,11 @@ enum cli_opt {
 	CLI_OPT_TAKEOVER,
 	CLI_OPT_GRACE,
 	CLI_OPT_CONFIRM,
+	/* attach's */
+	CLI_OPT_PID,
+	CLI_OPT_FOLLOW,
+	CLI_OPT_DETACH_ON_EXIT,
+	CLI_OPT_REPLACE,
 	CLI_OPT__END,
 };
 
@@ -97,6 +104,8 @@ struct cli_option {
 	const char *arg;  /* the value's name in the help ("PORT"); NULL for a flag */
 	const char *help; /* what it does; '\n' starts a continuation line */
 };
+/* The options that may be given more than once (their command collects the values). */
+#define CLI_OPT_REPEATS(val) ((val) == CLI_OPT_PID)
 #define CLI_OPTIONS_MAX 24
 
 #define CLI_STR_(x) #x

@@ -173,7 +173,7 @@ int cli_next_option(struct cli_parser *p, int *opt, const char **val)
 	}
 	if (o < 0 || o >= CLI_OPT__END)
 		return cli_usage_error(p->cmd, "unknown option");
-	if (p->given[o])
+	if (p->given[o] && !CLI_OPT_REPEATS(o))
 		return cli_usage_error(p->cmd, "option --%s given more than once",
 				       cli_option_name(p, o));
 	p->given[o] = true;

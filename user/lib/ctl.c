@@ -250,6 +250,18 @@ static int read_stats(const struct rlb_ctl *c, __u32 slot, struct rlb_stats *sum
 	return 0;
 }
 
+/* Who serves the slot; left unknown for pins made before the members map. */
+static void read_member(const struct rlb_ctl *c, __u32 slot, struct rlb_worker_stats *ws)
+{
+	struct rlb_member m;
+
+	if (c->fd[RLB_MAP_MEMBERS] < 0 || bpf_map_lookup_elem(c->fd[RLB_MAP_MEMBERS], &slot, &m))
+		return;
+	ws->pid = m.pid;
+	memcpy(ws->comm, m.comm, sizeof(ws->comm));
+	ws->comm[sizeof(ws->comm) - 1] = 0;
+}
+
 int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 {
 	struct rlb_config cfg;
@@ -284,7 +296,9 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 		ws->accepted = l.accepted;
 		ws->active = l.active;
 		ws->busy = l.busy;
+		read_member(c, slot, ws);
 	}
+	out->adopted = cfg.flags & RLB_CFG_ADOPTED;
 	err = read_stats(c, RLB_STATS_UNSTEERED, &st);
 	out->unsteered = st.steered;
 	if (!err && (cfg.flags & RLB_CFG_FLOWS))

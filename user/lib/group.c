@@ -165,7 +165,8 @@ static void set_ctl_fds(struct rlb_group *g)
 
 unsigned int rlb_config_flags(const struct rlb_group *g)
 {
-	return (g->features.migrate ? RLB_CFG_MIGRATE : 0) | (g->opts.udp ? RLB_CFG_FLOWS : 0);
+	return (g->features.migrate ? RLB_CFG_MIGRATE : 0) | (g->opts.udp ? RLB_CFG_FLOWS : 0) |
+	       (g->adopted ? RLB_CFG_ADOPTED : 0);
 }
 
 unsigned int rlb_flow_timeout(const struct rlb_group *g)
@@ -431,7 +432,7 @@ static int open_socket(struct rlb_group *g, unsigned int i, struct sockname *sn)
 	val = fd;
 	if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &slot, &val, BPF_ANY))
 		return rlb_bpf_error(-errno, "cannot put the socket into the socks map");
-	return 0;
+	return rlb_member_write(&g->ctl, slot, &(struct rlb_member){ .pid = getpid(), .fd = fd });
 }
 
 static void set_name(struct rlb_group *g, const char *name)
@@ -613,6 +614,14 @@ void rlb_group_close(struct rlb_group *g)
 	 */
 	if (g->handed_over || (g->predecessor && !rlb_group_owns_pins(g)))
 		detached = true;
+	/* adopted sockets: their group keeps program and pins unless we take ours out */
+	if (g->adopted && (!g->adopt_attached || !g->adopt_detach)) {
+		detached = true;
+		if (g->adopt_attached && g->lock_fd >= 0) {
+			close(g->lock_fd);
+			g->lock_fd = -1;
+		}
+	}
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (g->fds[i] < 0)
 			continue;
@@ -634,6 +643,40 @@ void rlb_group_close(struct rlb_group *g)
 	steer_bpf__destroy(g->skel);
 	rlb_ctl_fini(&g->ctl);
 	free(g);
+}
+
+int rlb_group_steer_adopted(struct rlb_group *g, const struct sockaddr *sa, unsigned int len)
+{
+	struct sockname sn = { .len = len };
+	int prog_fd, err;
+	__u64 val;
+
+	memcpy(&sn.ss, sa, len);
+	err = check_features(g);
+	if (!err)
+		err = load_program(g);
+	if (!err)
+		err = init_maps(g, &sn);
+	for (__u32 i = 0; i < g->opts.nr_workers && !err; i++) {
+		val = g->fds[i];
+		/* EINVAL here: not listening (TCP), not bound, or no SO_REUSEPORT */
+		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &i, &val, BPF_ANY))
+			err = rlb_bpf_error(-errno, "cannot put an adopted socket into the socks map");
+		if (!err)
+			err = rlb_member_write(&g->ctl, i, &g->members[i]);
+	}
+	if (!err)
+		err = record_endpoint(g, &sn);
+	if (!err)
+		err = pin_group(g, g->name);
+	if (err)
+		return err;
+	/* last: until here the server runs exactly as it did, whatever failed */
+	prog_fd = bpf_program__fd(g->skel->progs.rlb_steer);
+	if (setsockopt(g->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd, sizeof(prog_fd)))
+		return rlb_bpf_error(-errno, "cannot attach the steering program");
+	g->adopt_attached = true;
+	return 0;
 }
 
 int rlb_group_fd(const struct rlb_group *g, unsigned int worker)

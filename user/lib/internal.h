@@ -17,6 +17,7 @@
 struct steer_bpf;
 struct bpf_map;
 struct bpf_program;
+struct sockaddr;
 
 /* The maps' names (and pins' names), indexed by enum rlb_map. */
 extern const char *const rlb_map_names[RLB_MAP__COUNT];
@@ -63,6 +64,17 @@ struct rlb_group {
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
 	struct rlb_flows_watch *flows; /* UDP: counts flows evicted early (flows.c) */
+	/*
+	 * An adopted group (adopt.c): fds are copies of sockets other processes opened, and
+	 * members says who serves each. Closing detaches only what we attached, and only when
+	 * asked (adopt_detach): else program and pins stay with the sockets' group.
+	 */
+	bool adopted;
+	bool adopt_attached;
+	bool adopt_detach;
+	struct rlb_member members[RLB_MAX_WORKERS];
+	unsigned long inos[RLB_MAX_WORKERS]; /* adopted: each slot's socket inode, 0 if none */
+	struct rlb_adopt_ctx *adopt_ctx;     /* adopted: what to look for again (adopt.c) */
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
@@ -111,6 +123,8 @@ int rlb_pins_lock(struct rlb_group *g);
 int rlb_pins_pin(struct rlb_group *g, struct bpf_map *const *maps, int nr_maps,
 		 struct bpf_program *prog);
 void rlb_pins_remove(struct rlb_group *g);
+/* Removes the pins of a group no process holds the lock of; -EBUSY naming the one that does. */
+int rlb_pins_clear(const char *name);
 
 /* Fills table[0..size) with worker ids in proportion to weights; RLB_NONE if all are 0. */
 void rlb_build_weighted(const __u32 *weights, unsigned int nr, __u32 *table, unsigned int size);
@@ -136,6 +150,15 @@ void rlb_flows_watch_stop(struct rlb_group *g);
 int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *table);
 /* The skeleton's maps, indexed by enum rlb_map. */
 void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT]);
+
+/* members.c: the slot's struct rlb_member, pid's comm filled in from /proc. */
+int rlb_member_write(struct rlb_ctl *c, __u32 slot, const struct rlb_member *m);
+void rlb_member_comm(int pid, char comm[16]);
+/*
+ * adopt.c, in group.c: loads the program for the sockets in g->fds (copies of another
+ * process's), fills the maps and members, pins, and attaches the program to their group last.
+ */
+int rlb_group_steer_adopted(struct rlb_group *g, const struct sockaddr *sa, unsigned int len);
 
 int rlb_takeover_share_maps(struct rlb_group *g);
 /*

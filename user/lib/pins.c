@@ -344,3 +344,31 @@ void rlb_pins_remove(struct rlb_group *g)
 	close(g->lock_fd);
 	g->lock_fd = -1;
 }
+
+int rlb_pins_clear(const char *name)
+{
+	char dir[RLB_PATH_MAX], lock[RLB_PATH_MAX];
+	int fd, pid;
+
+	if (rlb_pin_path(dir, sizeof(dir), name, NULL) ||
+	    rlb_pin_path(lock, sizeof(lock), name, RLB_PIN_CTL_LOCK))
+		return -ENAMETOOLONG;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : rlb_error(-errno, "cannot open %s: %s", dir,
+						       strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		pid = lock_owner(dir);
+		close(fd);
+		return rlb_error(-EBUSY,
+				 "group %s is held by pid %d (reuselb attach --follow or serve): "
+				 "stop that process first",
+				 name, pid);
+	}
+	remove_entries(dir);
+	rmdir(lock);
+	rmdir(dir);
+	rmdir(RLB_PIN_ROOT);
+	close(fd);
+	return 0;
+}
