@@ -261,6 +261,12 @@ int rlb_ctl_cid_mint(const struct rlb_ctl *ctl, unsigned int worker, uint16_t ho
  * pids[i] is the owner's pid (-1 when unknown); pids may be NULL.
  */
 int rlb_list_groups(char (*names)[RLB_NAME_MAX + 1], int *pids, int max);
+/*
+ * Names of groups whose pins are stale (no owner, no socket left: an attached server that
+ * stopped, a server that died), at most max; returns how many there are. The next attach,
+ * serve or detach of that name removes them.
+ */
+int rlb_list_stale(char (*names)[RLB_NAME_MAX + 1], int max);
 
 /* What the running kernel offers; REUSELB_PROBE_DISABLE=a,b pretends features are missing. */
 struct rlb_features {

@@ -55,6 +55,8 @@ struct group_row {
 	int pid;
 	unsigned int workers, live, draining;
 	char policy[POLICY_NAME_MAX];
+	bool adopted;	/* reuselb attach: the sockets are other processes' */
+	char pids[256]; /* adopted: the pids serving its workers, "1,2,3" */
 };
 
 static int list_operands(void *args, struct cli_parser *p)
@@ -76,6 +78,18 @@ static const struct cli_command command = {
 	.more = more,
 };
 
+/* The pids of an adopted group's live members, "1,2,3". */
+static void list_pids(const struct rlb_group_stats *st, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (unsigned int i = 0; i < st->nr_workers && off < len; i++)
+		if (st->workers[i].pid)
+			off += snprintf(buf + off, len - off, "%s%d", off ? "," : "",
+					st->workers[i].pid);
+}
+
 /* Reads a group's figures; false when it stopped meanwhile (then it is left out). */
 static bool read_row(struct group_row *r)
 {
@@ -90,11 +104,36 @@ static bool read_row(struct group_row *r)
 	if (!ok)
 		return false;
 	r->workers = st.nr_workers;
+	r->adopted = st.adopted;
+	if (st.adopted)
+		list_pids(&st, r->pids, sizeof(r->pids));
 	for (unsigned int i = 0; i < st.nr_workers; i++) {
 		r->live += st.workers[i].state == RLB_WORKER_LIVE;
 		r->draining += st.workers[i].state == RLB_WORKER_DRAINING;
 	}
 	return true;
+}
+
+/* Pins whose sockets are all gone: ',"stale":[...]' or one line each. */
+static void print_stale(bool json)
+{
+	static char names[LIST_MAX][RLB_NAME_MAX + 1];
+	int n = rlb_list_stale(names, LIST_MAX);
+
+	if (json)
+		printf(",\"stale\":[");
+	for (int i = 0; i < n && i < LIST_MAX; i++) {
+		if (json) {
+			printf("%s", i ? "," : "");
+			cli_json_string(stdout, names[i]);
+		} else {
+			printf("stale pins: %s (no socket left; 'reuselb detach --name %s' removes "
+			       "them)\n",
+			       names[i], names[i]);
+		}
+	}
+	if (json)
+		printf("]");
 }
 
 static void print_rows(const struct list_args *a, const struct group_row *rows, int n)
@@ -107,20 +146,37 @@ static void print_rows(const struct list_args *a, const struct group_row *rows, 
 			printf(",\"pid\":%d,\"workers\":%u,\"live\":%u,\"draining\":%u,\"policy\":",
 			       rows[i].pid, rows[i].workers, rows[i].live, rows[i].draining);
 			cli_json_string(stdout, rows[i].policy);
+			if (rows[i].adopted)
+				printf(",\"adopted\":true,\"pids\":[%s]", rows[i].pids);
 			printf("}");
 		}
-		printf("]}\n");
+		printf("]");
+		print_stale(true);
+		printf("}\n");
 		return;
 	}
 	if (n == 0) {
 		printf("no reuselb group is serving on this host\n");
+		print_stale(false);
 		return;
 	}
 	printf("%-20s  %8s  %7s  %4s  %8s  %s\n", "group", "pid", "workers", "live", "draining",
 	       "policy");
-	for (int i = 0; i < n; i++)
-		printf("%-20s  %8d  %7u  %4u  %8u  %s\n", rows[i].name, rows[i].pid,
-		       rows[i].workers, rows[i].live, rows[i].draining, rows[i].policy);
+	for (int i = 0; i < n; i++) {
+		char pid[16];
+
+		/* an attached group with no attach --follow running has no owner: say adopted */
+		if (rows[i].adopted && rows[i].pid <= 0)
+			snprintf(pid, sizeof(pid), "adopted");
+		else
+			snprintf(pid, sizeof(pid), "%d", rows[i].pid);
+		printf("%-20s  %8s  %7u  %4u  %8u  %s", rows[i].name, pid, rows[i].workers,
+		       rows[i].live, rows[i].draining, rows[i].policy);
+		if (rows[i].adopted)
+			printf("  adopted, pids %s", rows[i].pids);
+		printf("\n");
+	}
+	print_stale(false);
 }
 
 int cmd_list(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "cli/cli.h"
+#include "cli/stats_adopted.h"
 
 #define CMD "stats"
 #define WATCH_MAX 3600
@@ -242,7 +243,10 @@ static void print_json(const char *group, const struct sample *cur, const struct
 
 static void show(const struct stats_args *a, const struct sample *cur, const struct sample *prev)
 {
-	if (a->common.json)
+	/* another process's sockets: accepted and active are unknown (stats_adopted.c) */
+	if (cur->st.adopted)
+		stats_print_adopted(a->common.target.group, cur->policy, &cur->st, a->common.json);
+	else if (a->common.json)
 		print_json(a->common.target.group, cur, prev, a->watch);
 	else
 		print_table(a->common.target.group, cur, prev, a->watch);

@@ -176,8 +176,12 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 	c->owned = true;
 	for (int i = 0; i < RLB_MAP__COUNT; i++)
 		c->fd[i] = -1;
-	for (int i = 0; i < RLB_MAP__COUNT && !err; i++)
+	for (int i = 0; i < RLB_MAP__COUNT && !err; i++) {
 		err = open_pin(name, rlb_map_names[i], &c->fd[i]);
+		/* members came later: a group pinned by an older reuselb has none (pids unknown) */
+		if (err == -ENOENT && i == RLB_MAP_MEMBERS)
+			err = 0;
+	}
 	if (err) {
 		rlb_ctl_close(c);
 		return err;

@@ -372,3 +372,23 @@ int rlb_pins_clear(const char *name)
 	close(fd);
 	return 0;
 }
+
+int rlb_list_stale(char (*names)[RLB_NAME_MAX + 1], int max)
+{
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	d = opendir(RLB_PIN_ROOT);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !rlb_name_valid(e->d_name) || rlb_group_live(e->d_name))
+			continue;
+		if (n < max)
+			memcpy(names[n], e->d_name, strlen(e->d_name) + 1);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
