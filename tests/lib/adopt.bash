@@ -132,10 +132,12 @@ nginx_workers() {
 # pyserver_start WORKERS [udp] [ADDR]: a parent that forks WORKERS children, each opening its
 # own SO_REUSEPORT socket on ADDR:$port (TCP listener, or UDP) and answering every connection
 # (datagram) with "worker <its pid>\n". Sets $py_pid and $py_workers (children's pids) once all
-# are bound.
+# are bound. With py_wrap set (an array: a command that runs its arguments, such as a new
+# network namespace), the server runs under it.
+py_wrap=()
 pyserver_start() {
 	local n=$1 proto=${2:-tcp} addr=${3:-127.0.0.1} i
-	"$PYTHON" - "$n" "$proto" "$addr" "$port" >"$tmp/py.$port.out" 2>"$tmp/py.$port.err" <<'EOF' &
+	${py_wrap[@]+"${py_wrap[@]}"} "$PYTHON" - "$n" "$proto" "$addr" "$port" >"$tmp/py.$port.out" 2>"$tmp/py.$port.err" <<'EOF' &
 import os, socket, sys, signal
 n, proto, addr, port = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 kids = []
