@@ -191,6 +191,7 @@ struct rlb_adopt_opts {
 	unsigned int nr_pids;	/* at most 64 */
 	enum rlb_policy policy; /* not RLB_POLICY_KERNEL */
 	const char *name;	/* NULL means tcp-PORT or udp-PORT */
+	bool replace;		/* replace another tool's steering program (else -EEXIST) */
 };
 
 /* Who serves a worker of an adopted group: pid 0 when its socket has closed. */

@@ -10,6 +10,7 @@
 #   ns    a Python worker on 127.0.0.1:$p3 here and one in another network namespace
 #   udp   2 Python workers with UDP sockets on $p4
 #   serve reuselb serve on $p5
+#   cbpf  2 Python workers on $p6 whose group has a classic BPF program of their own
 # The "already attached" row attaches py1 first, and detaches it after.
 source "$(dirname "$0")/../lib/common.bash" || exit 1
 source "$(dirname "$0")/../lib/adopt.bash" || exit 1
@@ -26,6 +27,7 @@ py_wrap=()
 free_port udp; p4=$port; pyserver_start 2 udp; udp=$py_workers
 serve_start s -p 0 -w 2 --mode id || fail_now "serve did not start"
 p5=${SERVE_PORT[s]}
+free_port; p6=$port; RLB_CBPF=1 pyserver_start 2; cbpf=$py_workers
 free_port; pnone=$port
 nobody_copy
 servers="$py1 $two_a $two_b $ns_a $ns_b $udp"
@@ -42,6 +44,8 @@ cases=(
 	"tcp with --udp|1|no udp socket on port $p1, but pid [0-9]+ has a tcp socket there: leave out --udp|attach -p $p1 --udp"
 	"served by reuselb|1|tcp port $p5 is already steered by reuselb group tcp-$p5 \(pid [0-9]+\): change its policy with: reuselb policy --name tcp-$p5|attach -p $p5"
 	"already attached|1|already attached as reuselb group tcp-$p1: change its policy with: reuselb policy --name tcp-$p1 NAME, or detach it first|attach -p $p1"
+	"another tool's classic BPF|1|pid [0-9]+ \(python3\) on tcp port $p6 are steered by a classic BPF program already: attach would replace it; give --replace|attach -p $p6"
+	"another tool's eBPF program|1|pid [0-9]+ \(python3\) on tcp port $p1 are steered by BPF program id [0-9]+ already.*--replace|attach -p $p1"
 	"policy kernel|2|policy kernel steers nothing.*reuselb detach|attach -p $p1 --policy kernel"
 	"unknown policy|2|unknown policy 'nope'|attach -p $p1 --policy nope"
 	"missing port|2|missing -p PORT|attach"
@@ -58,6 +62,16 @@ cases=(
 for row in "${cases[@]}"; do
 	IFS='|' read -r name want pattern args <<<"$row"
 	echo "--- $name"
+	# a reuselb program whose pins were removed by hand is another tool's program now
+	if [ "$name" = "another tool's eBPF program" ]; then
+		expect "$name: first attach" 0 "" "$REUSELB" attach -p "$p1"
+		rm -rf "/sys/fs/bpf/reuselb/tcp-$p1"
+		expect "$name" "$want" "$pattern" "$REUSELB" $args
+		[ -e "/sys/fs/bpf/reuselb/tcp-$p1" ] && fail "$name: pins made"
+		expect "$name: --replace" 0 "" "$REUSELB" attach -p "$p1" --replace
+		expect "$name: detach" 0 "" "$REUSELB" detach -p "$p1"
+		continue
+	fi
 	if [ "$name" = "already attached" ]; then
 		expect "$name: first attach" 0 "" "$REUSELB" attach -p "$p1"
 		expect "$name" "$want" "$pattern" "$REUSELB" $args
@@ -77,10 +91,16 @@ expect "pid not ours" 1 "pid ${py1%% *}.*CAP_SYS_PTRACE" \
 	setpriv --reuid 65534 --regid 65534 --clear-groups "$tmp/bin/reuselb" attach -p "$p1" \
 	--pid "${py1%% *}"
 
-# the servers are as they were: no program on any of their groups
+# the servers are as they were: no program on any of their groups, and the classic BPF
+# program still on its own (rlbnoprog finds it, and takes it out)
 for pid in $servers; do
 	"$RLB_BIN_DIR/rlbnoprog" "$pid" || fail "pid $pid: a program was left on its group"
 done
+"$RLB_BIN_DIR/rlbnoprog" "${cbpf%% *}"
+[ $? = 1 ] || fail "the classic BPF program of pid ${cbpf%% *} is gone"
+# and with it gone, --replace is not needed: attach and detach
+expect "attach after the classic program went" 0 "" "$REUSELB" attach -p "$p6"
+expect "detach it" 0 "" "$REUSELB" detach -p "$p6"
 hold_stop
 serve_stop s
 finish

@@ -132,7 +132,8 @@ nginx_workers() {
 # pyserver_start WORKERS [udp] [ADDR]: a parent that forks WORKERS children, each opening its
 # own SO_REUSEPORT socket on ADDR:$port (TCP listener, or UDP) and answering every connection
 # (datagram) with "worker <its pid>\n". Sets $py_pid and $py_workers (children's pids) once all
-# are bound. With py_wrap set (an array: a command that runs its arguments, such as a new
+# are bound. With RLB_CBPF=1 in the environment, each attaches a classic BPF reuseport program
+# (SO_ATTACH_REUSEPORT_CBPF), as another tool would. With py_wrap set (an array: a command that runs its arguments, such as a new
 # network namespace), the server runs under it.
 py_wrap=()
 pyserver_start() {
@@ -150,6 +151,11 @@ for _ in range(n):
         s.bind((addr, port))
         if not udp:
             s.listen(128)
+        if os.environ.get("RLB_CBPF"):
+            # another tool's steering: a classic BPF program (ret #0) on the group
+            import ctypes, struct
+            filt = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0))
+            s.setsockopt(socket.SOL_SOCKET, 51, struct.pack("HxxxxxxQ", 1, ctypes.addressof(filt)))
         os.write(1, b"%d\n" % os.getpid())  # one write: the workers share the file
         me = ("worker %d\n" % os.getpid()).encode()
         while True:

@@ -43,7 +43,8 @@ static const char attach_more[] =
 	"\n"
 	"Exit status:\n"
 	"  0 attached; 1 failure (no socket on the port, one without SO_REUSEPORT, sockets of\n"
-	"  two groups, a pid not ours to trace, a group reuselb steers already, not root);\n"
+	"  two groups, a pid not ours to trace, a group reuselb steers already, another\n"
+	"  tool's program on the group without --replace, not root);\n"
 	"  2 usage error. A failed attach changes nothing: no program, no pins.\n"
 	"\n"
 	"EXAMPLES:\n"
@@ -79,7 +80,8 @@ static const struct cli_option attach_options[] = {
 	{ "detach-on-exit", CLI_OPT_DETACH_ON_EXIT, NULL,
 	  "with --follow: detach when stopped (default: the program stays)" },
 	{ "replace", CLI_OPT_REPLACE, NULL,
-	  "replace a steering program of another tool on the group" },
+	  "replace another tool's steering program on the group (eBPF or\n"
+	  "classic BPF); without it, attach refuses" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -232,6 +234,7 @@ int cmd_attach(int argc, char **argv)
 	o.nr_pids = a.nr_pids;
 	o.policy = a.policy;
 	o.name = a.name;
+	o.replace = a.replace;
 	err = rlb_group_adopt(&o, &g);
 	if (err) {
 		/* a pid that does not exist is a wrong command line: nothing was done */

@@ -244,6 +244,29 @@ static bool steered_by_reuselb(const struct rlb_found *f, char *name, int *pid)
 	return false;
 }
 
+/*
+ * Another tool's program on the group (a live reuselb group was refused before): replaced only
+ * when asked. A kernel that cannot tell (no BPF iterators) is not asked.
+ */
+static int check_foreign(const struct rlb_adopt_opts *o, const struct rlb_found *f)
+{
+	char comm[16], what[48];
+	uint32_t id;
+	bool has;
+
+	if (o->replace || rlb_group_prog_of(o->udp, o->port, f->ino, &has, &id) || !has)
+		return 0;
+	comm_of(f->pid, comm);
+	if (id)
+		snprintf(what, sizeof(what), "BPF program id %u", id);
+	else
+		snprintf(what, sizeof(what), "a classic BPF program");
+	return rlb_error(-EEXIST,
+			 "the sockets of pid %d (%s) on %s port %u are steered by %s already: "
+			 "attach would replace it; give --replace to do so",
+			 f->pid, comm, proto(o->udp), o->port, what);
+}
+
 static int check_opts(const struct rlb_adopt_opts *o)
 {
 	if (!o->port)
@@ -329,6 +352,9 @@ int rlb_group_adopt(const struct rlb_adopt_opts *o, struct rlb_group **out)
 				 "policy with: reuselb policy --name %s NAME, or detach it first",
 				 proto(o->udp), o->port, other, other);
 	}
+	err = check_foreign(o, &scan.found[c.idx[0]]);
+	if (err)
+		return err;
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return rlb_error(-ENOMEM, "out of memory");
@@ -366,6 +392,14 @@ int rlb_group_adopt(const struct rlb_adopt_opts *o, struct rlb_group **out)
 	/* stale pins of the name (their sockets all closed) go here */
 	if (!err)
 		err = rlb_pins_lock(g);
+	/*
+	 * Asked to replace another tool's program: take it out first, so that the kernel frees
+	 * it and its socket map, which holds the sockets as long as it lives (EBUSY for ours).
+	 */
+	if (!err && o->replace &&
+	    setsockopt(g->fds[0], SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &(int){ 0 }, sizeof(int)) &&
+	    errno != ENOENT)
+		err = rlb_bpf_error(-errno, "cannot detach the program to replace");
 	if (!err)
 		err = rlb_group_steer_adopted(g, (struct sockaddr *)&ss, sslen);
 	if (err) {

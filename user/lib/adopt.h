@@ -32,6 +32,12 @@ struct rlb_scan {
  * 0, or -ESRCH / -EPERM for a pid that is not there or not ours to read.
  */
 int rlb_scan_port(struct rlb_scan *s, bool udp, uint16_t port, const int *pids, unsigned int nr);
+/*
+ * Whether the reuseport group of the socket with inode ino (a TCP listener or UDP socket on
+ * port) has a steering program, and its id (0 for classic BPF): 0, or -errno when the kernel
+ * cannot tell (no BPF iterators or BTF). group_prog.c.
+ */
+int rlb_group_prog_of(bool udp, uint16_t port, unsigned long ino, bool *has, uint32_t *id);
 /* A copy of fd of pid (pidfd_getfd), or -errno with the error set. */
 int rlb_copy_fd(int pid, int fd);
 

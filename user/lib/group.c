@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -659,9 +660,26 @@ int rlb_group_steer_adopted(struct rlb_group *g, const struct sockaddr *sa, unsi
 		err = init_maps(g, &sn);
 	for (__u32 i = 0; i < g->opts.nr_workers && !err; i++) {
 		val = g->fds[i];
-		/* EINVAL here: not listening (TCP), not bound, or no SO_REUSEPORT */
-		if (bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &i, &val, BPF_ANY))
-			err = rlb_bpf_error(-errno, "cannot put an adopted socket into the socks map");
+		/*
+		 * EINVAL here: not listening (TCP), not bound, or no SO_REUSEPORT. EBUSY: the
+		 * socket is in another sockarray, a replaced program's, until the kernel frees
+		 * that map once the program is gone (deferred work): wait for it, bounded.
+		 */
+		for (int tries = 0; bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &i, &val, BPF_ANY);
+		     tries++) {
+			if (errno != EBUSY || tries == 300) {
+				err = errno == EBUSY ?
+					      rlb_error(-EBUSY,
+							"the socket of pid %u is in another "
+							"program's socket map, still held (pinned?): "
+							"stop that tool, or remove its pins",
+							g->members[i].pid) :
+					      rlb_bpf_error(-errno, "cannot put an adopted socket "
+								    "into the socks map");
+				break;
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+		}
 		if (!err)
 			err = rlb_member_write(&g->ctl, i, &g->members[i]);
 	}
