@@ -14,6 +14,9 @@
  *    each to the next live slot: no connection fails. After 60 connections the rotation is
  *    back at slot 0, so 20 turns are 7/7/6 and slot 1's 7 go to slot 2: exactly 7/0/13.
  * 6. rlb_detach: the pins are gone and the kernel frees the program.
+ * 7. Another tool's program on the group (a classic BPF one, attached here through a copy of
+ *    a worker's socket): rlb_group_adopt refuses it (-EEXIST) and makes no pins; with replace
+ *    it adopts the group, and releasing with detach leaves it with no program at all.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,7 +25,9 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
 
 #include "rlbtest.h"
 
@@ -69,12 +74,30 @@ static int ask(uint16_t port, int n, int counts[NR_WORKERS])
 	return 0;
 }
 
+/* A classic BPF reuseport program (always socket 0) on the group of worker pid's socket fd. */
+static int attach_cbpf(pid_t pid, int fd)
+{
+	struct sock_filter ret0 = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { .len = 1, .filter = &ret0 };
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), copy, err;
+
+	copy = pidfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	err = copy < 0 ? -errno : 0;
+	if (!err && setsockopt(copy, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)))
+		err = -errno;
+	if (copy >= 0)
+		close(copy);
+	if (pidfd >= 0)
+		close(pidfd);
+	return err;
+}
+
 int main(void)
 {
 	struct rlb_adopt_opts o = { .policy = RLB_POLICY_ROUND_ROBIN };
 	int ready[2], counts[NR_WORKERS], port, err;
 	char c, pins[RLB_NAME_MAX + 64];
-	struct rlb_member_info m;
+	struct rlb_member_info m, of0 = {};
 	struct rlb_group *g = NULL;
 	bool stale = true;
 	uint32_t prog;
@@ -105,6 +128,8 @@ int main(void)
 		CHECK(!rlb_group_member(g, s, &m) && m.cookie, "slot %u: no member", s);
 		for (int i = 0; i < NR_WORKERS; i++)
 			known |= m.pid == workers[i];
+		if (m.pid == workers[0])
+			of0 = m;
 		CHECK(known, "slot %u: pid %d is none of the workers", s, m.pid);
 	}
 	prog = rlb_group_prog_id(g);
@@ -136,6 +161,24 @@ int main(void)
 	CHECK(!err && !stale, "rlb_detach: %d %s", err, rlb_last_error());
 	CHECK(access(pins, F_OK) && errno == ENOENT, "pins left at %s", pins);
 	CHECK(rlbt_wait_prog_gone(prog) == -ENOENT, "program %u still loaded", prog);
+
+	/* 7 */
+	err = attach_cbpf(of0.pid, of0.fd);
+	if (!CHECK(!err, "cannot attach a classic BPF program: %s", strerror(-err)))
+		goto out;
+	err = rlb_group_adopt(&o, &g);
+	CHECK(err == -EEXIST && strstr(rlb_last_error(), "classic BPF program"),
+	      "adopting a group with a classic BPF program: %d %s", err, rlb_last_error());
+	CHECK(access(pins, F_OK) && errno == ENOENT, "a refused adopt left pins at %s", pins);
+	o.replace = true;
+	err = rlb_group_adopt(&o, &g);
+	if (CHECK(!err, "adopt with replace: %s", rlb_last_error()) &&
+	    !ask(port, 20, counts))
+		CHECK(counts[0] == 10 && counts[1] == 0 && counts[2] == 10,
+		      "after replace: %d/%d/%d", counts[0], counts[1], counts[2]);
+	rlb_group_release(g, true);
+	g = NULL;
+	CHECK(access(pins, F_OK) && errno == ENOENT, "pins left after release with detach");
 out:
 	rlb_group_release(g, true);
 	for (int i = 0; i < NR_WORKERS; i++)
