@@ -406,9 +406,11 @@ int rlb_group_adopt(const struct rlb_adopt_opts *o, struct rlb_group **out)
 		rlb_group_release(g, false);
 		return err;
 	}
-	/* the maps hold the sockets now: our copies would keep a closed listener alive */
-	for (int i = 0; i < c.nr; i++)
-		g->members[i].fd = scan.found[c.idx[i]].fd;
+	/*
+	 * The maps hold the sockets now: our copies would keep a listener the server closed
+	 * open (and steered to), so they go. The cookies stay in socks.
+	 */
+	close_copies(g);
 	*out = g;
 	return 0;
 }
@@ -542,7 +544,7 @@ static int attach_program(struct rlb_group *g, int fd)
 static int sync_locked(struct rlb_group *g, struct rlb_scan *scan, const struct choice *c,
 		       char *msg, size_t len)
 {
-	int added = 0, removed = 0, err = 0, fd, attach_fd = -1;
+	int added = 0, removed = 0, moved = 0, err = 0, fd, attach_fd = -1;
 	unsigned int nr = 0;
 	bool present[RLB_MAX_WORKERS] = {};
 	size_t off = 0;
@@ -560,6 +562,7 @@ static int sync_locked(struct rlb_group *g, struct rlb_scan *scan, const struct 
 			if (g->members[slot].pid != (__u32)f->pid) {
 				set_member(g, slot, f);
 				err = rlb_member_write(&g->ctl, slot, &g->members[slot]);
+				moved++;
 			}
 			continue;
 		}
@@ -608,9 +611,13 @@ static int sync_locked(struct rlb_group *g, struct rlb_scan *scan, const struct 
 	if (attach_fd >= 0)
 		close(attach_fd);
 	if (!err && removed)
-		snprintf(msg + off, off < len ? len - off : 0, "%sremoved %d closed socket%s",
-			 added ? "; " : "", removed, removed == 1 ? "" : "s");
-	return err ? err : (added || removed);
+		off += snprintf(msg + off, off < len ? len - off : 0, "%sremoved %d closed socket%s",
+				added ? "; " : "", removed, removed == 1 ? "" : "s");
+	/* a reload hands the same sockets to new workers: said, though the maps keep them */
+	if (!err && moved)
+		snprintf(msg + off, off < len ? len - off : 0, "%s%d socket%s now served by "
+			 "another pid", added || removed ? "; " : "", moved, moved == 1 ? "" : "s");
+	return err ? err : (added || removed || moved);
 }
 
 int rlb_group_adopt_sync(struct rlb_group *g, char *msg, size_t len)
