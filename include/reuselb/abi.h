@@ -219,8 +219,8 @@ _Static_assert(sizeof(struct rlb_flow_slot) == 16, "BPF ABI: struct rlb_flow_slo
  * program does not read it. The socket's cookie is in "socks".
  */
 struct rlb_member {
-	__u32 pid;   /* the process that serves the socket (for nginx: the worker, not the master) */
-	__s32 fd;    /* its descriptor in that process, -1 when unknown */
+	__u32 pid; /* the process that serves the socket (for nginx: the worker, not the master) */
+	__s32 fd;  /* its descriptor in that process, -1 when unknown */
 	__u32 flags; /* RLB_MEMBER_* */
 	__u32 pad;
 	char comm[16]; /* the process's command name, as /proc/PID/comm has it */

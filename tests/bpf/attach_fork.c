@@ -172,8 +172,7 @@ int main(void)
 	CHECK(access(pins, F_OK) && errno == ENOENT, "a refused adopt left pins at %s", pins);
 	o.replace = true;
 	err = rlb_group_adopt(&o, &g);
-	if (CHECK(!err, "adopt with replace: %s", rlb_last_error()) &&
-	    !ask(port, 20, counts))
+	if (CHECK(!err, "adopt with replace: %s", rlb_last_error()) && !ask(port, 20, counts))
 		CHECK(counts[0] == 10 && counts[1] == 0 && counts[2] == 10,
 		      "after replace: %d/%d/%d", counts[0], counts[1], counts[2]);
 	rlb_group_release(g, true);

@@ -27,9 +27,10 @@ int main(int argc, char **argv)
 	DIR *d;
 
 	if (argc != 2 || (pid = atoi(argv[1])) <= 0) {
-		fprintf(stderr, "Usage: rlbnoprog PID\n"
-				"Exit status: 0 no socket of PID has a reuseport program, 1 one had\n"
-				"(now detached), 2 usage or system error.\n");
+		fprintf(stderr,
+			"Usage: rlbnoprog PID\n"
+			"Exit status: 0 no socket of PID has a reuseport program, 1 one had\n"
+			"(now detached), 2 usage or system error.\n");
 		return 2;
 	}
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
@@ -53,9 +54,10 @@ int main(int argc, char **argv)
 		if (copy < 0)
 			continue;
 		sockets++;
-		if (setsockopt(copy, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused, sizeof(unused)) ==
-		    0) {
-			printf("rlbnoprog: pid %d fd %s: its group had a program\n", pid, e->d_name);
+		if (setsockopt(copy, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
+			       sizeof(unused)) == 0) {
+			printf("rlbnoprog: pid %d fd %s: its group had a program\n", pid,
+			       e->d_name);
 			found = 1;
 		}
 		close(copy);

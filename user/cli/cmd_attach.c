@@ -23,8 +23,8 @@ static const char attach_usage[] =
 	"Steer a running server's SO_REUSEPORT sockets on PORT (nginx 'listen ... reuseport',\n"
 	"HAProxy shards, a fork-per-core server) with no change to it: every socket bound to\n"
 	"ADDR:PORT is copied out of the process that serves it (pidfd_getfd), given a worker\n"
-	"slot, and the group gets the steering program with its maps pinned under\n"
-	RLB_PIN_ROOT "/GROUP/, as 'reuselb serve' makes them. Prints one line per worker\n"
+	"slot, and the group gets the steering program with its maps pinned under\n" RLB_PIN_ROOT
+	"/GROUP/, as 'reuselb serve' makes them. Prints one line per worker\n"
 	"(slot, pid, command, fd, socket cookie) and exits: the program stays attached to the\n"
 	"server's sockets, and stats, policy, weight, drain and list work on the group. What\n"
 	"the server does not report (accepted, active) is shown as unknown.\n"
@@ -72,8 +72,10 @@ static const struct cli_option attach_options[] = {
 	{ "pid", CLI_OPT_PID, "PID",
 	  "only sockets this process holds; repeat for more processes\n"
 	  "(default: every process's)" },
-	{ "policy", CLI_OPT_POLICY, "NAME", "how the program picks a worker (default round-robin)" },
-	{ "name", CLI_OPT_NAME, "GROUP", "the group's name for its pins (default tcp-PORT, udp-PORT)" },
+	{ "policy", CLI_OPT_POLICY, "NAME",
+	  "how the program picks a worker (default round-robin)" },
+	{ "name", CLI_OPT_NAME, "GROUP",
+	  "the group's name for its pins (default tcp-PORT, udp-PORT)" },
 	{ "follow", CLI_OPT_FOLLOW, NULL,
 	  "stay, and re-sync the maps within 1 s when the server's sockets\n"
 	  "change (a reload, a worker replaced); until SIGTERM or SIGINT" },
@@ -121,7 +123,8 @@ static int attach_option(void *args, const struct cli_parser *p, int opt, const 
 	case 'a':
 		if (cli_parse_addr(val, &a->addr))
 			return cli_usage_error(
-				p->cmd, "bad address '%s': give a numeric IPv4 or IPv6 address", val);
+				p->cmd, "bad address '%s': give a numeric IPv4 or IPv6 address",
+				val);
 		a->has_addr = true;
 		return 0;
 	case CLI_OPT_UDP:
@@ -151,9 +154,9 @@ static int attach_option(void *args, const struct cli_parser *p, int opt, const 
 			return cli_usage_error(p->cmd, "unknown policy '%s': choose one of %s", val,
 					       rlb_policy_names());
 		if (a->policy == RLB_POLICY_KERNEL)
-			return cli_usage_error(p->cmd,
-					       "policy kernel steers nothing: to give the group back "
-					       "to the kernel's hash, use 'reuselb detach'");
+			return cli_usage_error(
+				p->cmd, "policy kernel steers nothing: to give the group back "
+					"to the kernel's hash, use 'reuselb detach'");
 		return 0;
 	case CLI_OPT_FOLLOW:
 		a->follow = true;
@@ -175,7 +178,8 @@ static int attach_operands(void *args, struct cli_parser *p)
 	if (cli_operands_at_most(p, 0))
 		return -EINVAL;
 	if (!p->given['p'])
-		return cli_usage_error(p->cmd, "missing -p PORT: give the port the server listens on");
+		return cli_usage_error(p->cmd,
+				       "missing -p PORT: give the port the server listens on");
 	if (a->detach_on_exit && !a->follow)
 		return cli_usage_error(p->cmd, "--detach-on-exit goes with --follow");
 	if (a->name && rlb_check_group_name(a->name, a->udp, a->port))

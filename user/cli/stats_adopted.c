@@ -20,10 +20,11 @@ static void print_json(const char *group, const char *policy, const struct rlb_g
 	for (unsigned int i = 0; i < st->nr_workers; i++) {
 		const struct rlb_worker_stats *w = &st->workers[i];
 
-		printf("%s{\"id\":%u,\"state\":\"%s\",\"weight\":%u,\"pid\":%d,\"comm\":", i ? "," : "",
-		       i, cli_state_name(w->state), w->weight, w->pid);
+		printf("%s{\"id\":%u,\"state\":\"%s\",\"weight\":%u,\"pid\":%d,\"comm\":",
+		       i ? "," : "", i, cli_state_name(w->state), w->weight, w->pid);
 		cli_json_string(stdout, w->comm);
-		printf(",\"steered\":%" PRIu64 ",\"accepted\":null,\"active\":null,\"fallback\":%" PRIu64
+		printf(",\"steered\":%" PRIu64
+		       ",\"accepted\":null,\"active\":null,\"fallback\":%" PRIu64
 		       ",\"migrated\":%" PRIu64 ",\"busy\":null}",
 		       w->steered, w->fallback, w->migrated);
 	}
@@ -41,8 +42,8 @@ void stats_print_adopted(const char *group, const char *policy, const struct rlb
 	}
 	for (unsigned int i = 0; i < st->nr_workers; i++)
 		steered += st->workers[i].steered;
-	printf("group %s (attached), policy %s, %u workers, unsteered %" PRIu64 "\n", group,
-	       policy, st->nr_workers, st->unsteered);
+	printf("group %s (attached), policy %s, %u workers, unsteered %" PRIu64 "\n", group, policy,
+	       st->nr_workers, st->unsteered);
 	printf("%6s  %-8s  %8s  %-15s  %6s  %10s  %9s  %8s  %8s  %6s  %6s\n", "worker", "state",
 	       "pid", "command", "weight", "steered", "fallbacks", "migrated", "accepted", "active",
 	       "share");

@@ -72,32 +72,33 @@ static int none_found(const struct rlb_adopt_opts *o, const struct rlb_scan *s)
 	static struct rlb_scan other;
 	char a[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 32];
 
-	snprintf(where, sizeof(where), "%s%s", o->addr ? o->addr : "",
-		 o->addr ? " " : "");
+	snprintf(where, sizeof(where), "%s%s", o->addr ? o->addr : "", o->addr ? " " : "");
 	for (int i = 0; i < s->nr; i++) {
 		if (!s->found[i].pid)
 			continue;
 		addr_text(&s->found[i], a, sizeof(a));
-		return rlb_error(-ENOENT,
-				 "no %s socket on %sport %u: pid %d listens on %s port %u; give -a %s",
-				 proto(o->udp), where, o->port, s->found[i].pid, a, o->port, a);
+		return rlb_error(
+			-ENOENT,
+			"no %s socket on %sport %u: pid %d listens on %s port %u; give -a %s",
+			proto(o->udp), where, o->port, s->found[i].pid, a, o->port, a);
 	}
 	if (rlb_scan_port(&other, !o->udp, o->port, o->pids, o->nr_pids) == 0)
 		for (int i = 0; i < other.nr; i++)
 			if (other.found[i].pid)
-				return rlb_error(-ENOENT,
-						 "no %s socket on %sport %u, but pid %d has a %s socket "
-						 "there: %s",
-						 proto(o->udp), where, o->port, other.found[i].pid,
-						 proto(!o->udp),
-						 o->udp ? "leave out --udp" : "add --udp");
+				return rlb_error(
+					-ENOENT,
+					"no %s socket on %sport %u, but pid %d has a %s socket "
+					"there: %s",
+					proto(o->udp), where, o->port, other.found[i].pid,
+					proto(!o->udp), o->udp ? "leave out --udp" : "add --udp");
 	if (o->nr_pids)
 		return rlb_error(-ENOENT,
 				 "no %s socket on %sport %u in the given pids: start the server "
 				 "first, or give the pids of its workers",
 				 proto(o->udp), where, o->port);
-	return rlb_error(-ENOENT, "no process has a %s socket on %sport %u: start the server "
-				  "first (with SO_REUSEPORT)",
+	return rlb_error(-ENOENT,
+			 "no process has a %s socket on %sport %u: start the server "
+			 "first (with SO_REUSEPORT)",
 			 proto(o->udp), where, o->port);
 }
 
@@ -122,7 +123,8 @@ static bool before(const struct rlb_found *a, const struct rlb_found *b)
 static void sort_choice(struct choice *c, const struct rlb_scan *s)
 {
 	for (int i = 1; i < c->nr; i++)
-		for (int j = i; j > 0 && before(&s->found[c->idx[j]], &s->found[c->idx[j - 1]]); j--) {
+		for (int j = i; j > 0 && before(&s->found[c->idx[j]], &s->found[c->idx[j - 1]]);
+		     j--) {
 			int t = c->idx[j];
 
 			c->idx[j] = c->idx[j - 1];
@@ -158,14 +160,16 @@ static int choose(const struct rlb_adopt_opts *o, struct rlb_scan *s, struct cho
 			addr_text(f, b, sizeof(b));
 			comm_of(first->pid, ca);
 			comm_of(f->pid, cb);
-			return rlb_error(-EINVAL,
-					 "the sockets on port %u form two groups: pid %d (%s) on %s "
-					 "and pid %d (%s) on %s, %s; name one with -a ADDR or --pid",
-					 o->port, first->pid, ca, a, f->pid, cb, b, why);
+			return rlb_error(
+				-EINVAL,
+				"the sockets on port %u form two groups: pid %d (%s) on %s "
+				"and pid %d (%s) on %s, %s; name one with -a ADDR or --pid",
+				o->port, first->pid, ca, a, f->pid, cb, b, why);
 		}
 		if (c->nr == RLB_MAX_WORKERS)
-			return rlb_error(-E2BIG, "more than %d sockets on port %u: reuselb steers "
-						 "at most %d workers",
+			return rlb_error(-E2BIG,
+					 "more than %d sockets on port %u: reuselb steers "
+					 "at most %d workers",
 					 RLB_MAX_WORKERS, o->port, RLB_MAX_WORKERS);
 		first = first ? first : f;
 		c->idx[c->nr++] = i;
@@ -274,8 +278,9 @@ static int check_opts(const struct rlb_adopt_opts *o)
 	if (o->nr_pids > RLB_SCAN_PIDS)
 		return rlb_error(-EINVAL, "too many pids: give at most %d", RLB_SCAN_PIDS);
 	if (o->policy == RLB_POLICY_KERNEL || !rlb_policy_info(o->policy))
-		return rlb_error(-EINVAL, "bad policy for attach: choose one of %s but kernel "
-					  "(detach gives the group back to the kernel's hash)",
+		return rlb_error(-EINVAL,
+				 "bad policy for attach: choose one of %s but kernel "
+				 "(detach gives the group back to the kernel's hash)",
 				 rlb_policy_names());
 	if (o->name && rlb_check_group_name(o->name, o->udp, o->port))
 		return -EINVAL;
@@ -343,10 +348,11 @@ int rlb_group_adopt(const struct rlb_adopt_opts *o, struct rlb_group **out)
 		return err;
 	if (steered_by_reuselb(&scan.found[c.idx[0]], other, &pid)) {
 		if (pid > 0)
-			return rlb_error(-EEXIST,
-					 "%s port %u is already steered by reuselb group %s (pid "
-					 "%d): change its policy with: reuselb policy --name %s NAME",
-					 proto(o->udp), o->port, other, pid, other);
+			return rlb_error(
+				-EEXIST,
+				"%s port %u is already steered by reuselb group %s (pid "
+				"%d): change its policy with: reuselb policy --name %s NAME",
+				proto(o->udp), o->port, other, pid, other);
 		return rlb_error(-EEXIST,
 				 "%s port %u is already attached as reuselb group %s: change its "
 				 "policy with: reuselb policy --name %s NAME, or detach it first",
@@ -611,12 +617,15 @@ static int sync_locked(struct rlb_group *g, struct rlb_scan *scan, const struct 
 	if (attach_fd >= 0)
 		close(attach_fd);
 	if (!err && removed)
-		off += snprintf(msg + off, off < len ? len - off : 0, "%sremoved %d closed socket%s",
-				added ? "; " : "", removed, removed == 1 ? "" : "s");
+		off += snprintf(msg + off, off < len ? len - off : 0,
+				"%sremoved %d closed socket%s", added ? "; " : "", removed,
+				removed == 1 ? "" : "s");
 	/* a reload hands the same sockets to new workers: said, though the maps keep them */
 	if (!err && moved)
-		snprintf(msg + off, off < len ? len - off : 0, "%s%d socket%s now served by "
-			 "another pid", added || removed ? "; " : "", moved, moved == 1 ? "" : "s");
+		snprintf(msg + off, off < len ? len - off : 0,
+			 "%s%d socket%s now served by "
+			 "another pid",
+			 added || removed ? "; " : "", moved, moved == 1 ? "" : "s");
 	return err ? err : (added || removed || moved);
 }
 

@@ -5,9 +5,9 @@
 
 #include "internal.h"
 
-#define RLB_SCAN_MAX 256     /* sockets on one port */
-#define RLB_SCAN_PIDS 64     /* --pid given at most */
-#define RLB_HOLDERS_MAX 64   /* processes holding one socket that are told apart */
+#define RLB_SCAN_MAX 256   /* sockets on one port */
+#define RLB_SCAN_PIDS 64   /* --pid given at most */
+#define RLB_HOLDERS_MAX 64 /* processes holding one socket that are told apart */
 
 /* A socket bound to the port, from /proc/net, and the processes that hold it. */
 struct rlb_found {

@@ -40,7 +40,8 @@ static int parse_line(const char *line, bool v6, struct rlb_found *f, unsigned i
 	unsigned long ino;
 	__u32 words[4];
 
-	if (sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %u %*d %lu",
+	if (sscanf(line,
+		   " %*u: %32[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %u %*d %lu",
 		   local, &port, state, &uid, &ino) != 5)
 		return -1;
 	memset(f, 0, sizeof(*f));
@@ -222,7 +223,8 @@ static void pick_server(struct rlb_found *f)
 			continue;
 		if (!f->nr_watchers)
 			for (int j = 0; j < f->nr_holders; j++)
-				parent_of_holder |= j != i && ppid_of(f->holders[j]) == f->holders[i];
+				parent_of_holder |= j != i &&
+						    ppid_of(f->holders[j]) == f->holders[i];
 		if (parent_of_holder)
 			continue;
 		if (best < 0 || f->holders[i] < f->holders[best])
@@ -270,13 +272,15 @@ int rlb_scan_port(struct rlb_scan *s, bool udp, uint16_t port, const int *pids, 
 			snprintf(pid_text, sizeof(pid_text), "%d", pids[i]);
 			err = scan_pid(s, pid_text);
 			if (err == -ENOENT)
-				err = rlb_error(-ESRCH, "no process %d: give the pid of a running server",
+				err = rlb_error(-ESRCH,
+						"no process %d: give the pid of a running server",
 						pids[i]);
 			else if (err)
-				err = rlb_error(-EPERM,
-						"cannot read the descriptors of pid %d: %s; run as root "
-						"or grant CAP_SYS_PTRACE",
-						pids[i], strerror(-err));
+				err = rlb_error(
+					-EPERM,
+					"cannot read the descriptors of pid %d: %s; run as root "
+					"or grant CAP_SYS_PTRACE",
+					pids[i], strerror(-err));
 		}
 	} else {
 		d = opendir("/proc");

@@ -646,11 +646,34 @@ void rlb_group_close(struct rlb_group *g)
 	free(g);
 }
 
+/*
+ * An adopted socket into socks. EINVAL: not listening (TCP), not bound, or no SO_REUSEPORT.
+ * EBUSY: the socket is in another sockarray, a replaced program's, until the kernel frees that
+ * map once the program is gone (deferred work): waited for, bounded.
+ */
+static int put_adopted(struct rlb_group *g, __u32 slot)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	__u64 val = g->fds[slot];
+
+	for (int tries = 0; tries < 300; tries++) {
+		if (!bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &slot, &val, BPF_ANY))
+			return 0;
+		if (errno != EBUSY)
+			return rlb_bpf_error(-errno,
+					     "cannot put an adopted socket into the socks map");
+		nanosleep(&pause, NULL);
+	}
+	return rlb_error(-EBUSY,
+			 "the socket of pid %u is in another program's socket map, still held "
+			 "(pinned?): stop that tool, or remove its pins",
+			 g->members[slot].pid);
+}
+
 int rlb_group_steer_adopted(struct rlb_group *g, const struct sockaddr *sa, unsigned int len)
 {
 	struct sockname sn = { .len = len };
 	int prog_fd, err;
-	__u64 val;
 
 	memcpy(&sn.ss, sa, len);
 	err = check_features(g);
@@ -659,27 +682,7 @@ int rlb_group_steer_adopted(struct rlb_group *g, const struct sockaddr *sa, unsi
 	if (!err)
 		err = init_maps(g, &sn);
 	for (__u32 i = 0; i < g->opts.nr_workers && !err; i++) {
-		val = g->fds[i];
-		/*
-		 * EINVAL here: not listening (TCP), not bound, or no SO_REUSEPORT. EBUSY: the
-		 * socket is in another sockarray, a replaced program's, until the kernel frees
-		 * that map once the program is gone (deferred work): wait for it, bounded.
-		 */
-		for (int tries = 0; bpf_map_update_elem(g->ctl.fd[RLB_MAP_SOCKS], &i, &val, BPF_ANY);
-		     tries++) {
-			if (errno != EBUSY || tries == 300) {
-				err = errno == EBUSY ?
-					      rlb_error(-EBUSY,
-							"the socket of pid %u is in another "
-							"program's socket map, still held (pinned?): "
-							"stop that tool, or remove its pins",
-							g->members[i].pid) :
-					      rlb_bpf_error(-errno, "cannot put an adopted socket "
-								    "into the socks map");
-				break;
-			}
-			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-		}
+		err = put_adopted(g, i);
 		if (!err)
 			err = rlb_member_write(&g->ctl, i, &g->members[i]);
 	}

@@ -37,9 +37,8 @@ int rlb_group_prog_of(bool udp, uint16_t port, unsigned long ino, bool *has, uin
 		return -errno;
 	skel->rodata->port = port;
 	prog = udp ? skel->progs.rlb_group_prog_udp : skel->progs.rlb_group_prog_tcp;
-	bpf_program__set_autoload(udp ? skel->progs.rlb_group_prog_tcp :
-					skel->progs.rlb_group_prog_udp,
-				  false);
+	bpf_program__set_autoload(
+		udp ? skel->progs.rlb_group_prog_tcp : skel->progs.rlb_group_prog_udp, false);
 	err = group_prog_bpf__load(skel);
 	if (err)
 		goto out;

@@ -355,8 +355,9 @@ int rlb_pins_clear(const char *name)
 		return -ENAMETOOLONG;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : rlb_error(-errno, "cannot open %s: %s", dir,
-						       strerror(errno));
+		return errno == ENOENT ?
+			       0 :
+			       rlb_error(-errno, "cannot open %s: %s", dir, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		pid = lock_owner(dir);
 		close(fd);
