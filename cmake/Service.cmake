@@ -39,6 +39,7 @@ install(FILES ${RLB_CONTRIB}/bash-completion/reuselb
 	DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 set(RLB_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/reuselb)
 install(FILES ${RLB_CONTRIB}/systemd/example.conf ${RLB_CONTRIB}/grafana/reuselb.json
+	${PROJECT_SOURCE_DIR}/examples/threads.c
 	DESTINATION ${RLB_DOC_DIR}/examples)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/policies/ DESTINATION ${RLB_DOC_DIR}/examples/policies
 	FILES_MATCHING PATTERN "*.bpf.c" PATTERN "bad_*" EXCLUDE PATTERN "drop_*" EXCLUDE)
