@@ -19,6 +19,10 @@
  * 3. undone: A with --confirm 600000, B takes over and is SIGKILLed before the handover: A
  *    says "STATUS=serving ...; pid B died taking it over" and never MAINPID=B; B sent nothing
  *    but its STATUS. SIGTERM to A: STOPPING=1 from A.
+ * 4. no manager listens: NOTIFY_SOCKET=/nonexistent/reuselb-notify. serve serves anyway and
+ *    stops on SIGTERM with exit 0, and says so once on stderr ("cannot notify the service
+ *    manager at $NOTIFY_SOCKET (PATH): No such file or directory; serving on"), not once per
+ *    message.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -314,12 +318,38 @@ out:
 	return true;
 }
 
+static bool unreachable_case(void *arg)
+{
+	struct ctx *c = arg;
+	struct rlbt_server a = { .pid = -1, .out_fd = -1 };
+	int err_a = fileno(tmpfile()), status, lines = 0;
+	const char *text, *p;
+
+	setenv("NOTIFY_SOCKET", "/nonexistent/reuselb-notify", 1);
+	if (start(c, false, "3000", &a, err_a))
+		goto out;
+	status = rlbt_serve_stop(&a);
+	CHECK(status == 0, "serve exited with %d after SIGTERM", status);
+	text = rlbt_file_text(err_a);
+	for (p = text; (p = strstr(p, "reuselb: cannot notify the service manager")); p++)
+		lines++;
+	CHECK(lines == 1, "%d \"cannot notify\" lines, want 1 (READY and STOPPING both failed): %s",
+	      lines, text);
+	CHECK(strstr(text, "at $NOTIFY_SOCKET (/nonexistent/reuselb-notify): No such file or "
+			   "directory; serving on\n"),
+	      "stderr: %s", text);
+out:
+	rlbt_serve_free(&a);
+	return true;
+}
+
 int main(void)
 {
 	static const struct rlbt_case cases[] = {
 		{ "path", path_case },
 		{ "abstract, handover", handover_case },
 		{ "takeover undone", undone_case },
+		{ "no manager listens", unreachable_case },
 	};
 	struct ctx c = { .fd = -1 };
 	int port;

@@ -68,9 +68,9 @@ static void told(struct notify *n, int err)
 		return;
 	n->warned = true;
 	fprintf(stderr,
-		"reuselb: cannot notify the service manager at $NOTIFY_SOCKET: %s; serving on "
-		"(check NotifyAccess= of the unit)\n",
-		strerror(-err));
+		"reuselb: cannot notify the service manager at $NOTIFY_SOCKET (%s): %s; "
+		"serving on\n",
+		getenv("NOTIFY_SOCKET"), strerror(-err));
 }
 
 /* "serving tcp ADDR port PORT, N workers, policy NAME", as the ready line says it */
