@@ -8,7 +8,8 @@
 # 1. "groff -ww -z -man" and "man --warnings -l" (at 80 columns) on each page: exit 0, nothing
 #    on stderr.
 # 2. reuselb(8) has NAME, SYNOPSIS, DESCRIPTION, COMMANDS, EXIT STATUS, ENVIRONMENT, FILES,
-#    EXAMPLES and SEE ALSO; every command "reuselb --help" lists has its subsection, and in
+#    EXAMPLES and SEE ALSO; every command "reuselb --help" lists is in COMMANDS with its
+#    line from there, and has its subsection, and in
 #    it, rendered, every option of "reuselb CMD --help" ("-p, --port=PORT" as shown) and its
 #    Exit status; FILES names each map of RLB_MAPS (reuselb/abi.h) and the program pin.
 # 3. A page made now from the binary (contrib/man/gen-man) is the build's page, byte for byte:
@@ -39,6 +40,10 @@ done
 
 commands=$("$REUSELB" --help | awk '/^Commands:$/ { f = 1; next } f && /^  [a-z]/ { print $1 } f && /^$/ { exit }')
 [ "$(echo "$commands" | wc -w)" -ge 8 ] || fail_now "reuselb --help lists only: $commands"
+# the list: each command with the line "reuselb --help" gives it
+while read -r c what; do
+	grep -qF -- "$what" "$tmp/reuselb.8.txt" || fail "reuselb(8) does not say of $c: $what"
+done < <("$REUSELB" --help | awk '/^Commands:$/ { f = 1; next } f && /^$/ { exit } f')
 checked=0
 for c in $commands; do
 	# the subsection: from "   reuselb CMD" to the next one or the next section
