@@ -40,10 +40,8 @@ port=$(sed -n 's/^reuselb: serving tcp [^ ]* port \([0-9]*\),.*/\1/p' "$tmp/serv
 target=$(sed -n 's#^reuselb: metrics at http://\([^/]*\)/metrics$#\1#p' "$tmp/serve.out")
 [ -n "$port" ] && [ -n "$target" ] || fail_now "no port or metrics address in: $(cat "$tmp/serve.out")"
 
-# 2. prometheus, on a port that was free a moment ago
-hold_start || fail_now "rlbhold found no free port"
-pport=$held
-hold_stop
+# 2. prometheus, on a port that was free a moment ago (another process may take it in
+# between: then a new port, three times at most)
 cat >"$tmp/prometheus.yml" <<EOT
 global:
   scrape_interval: 1s
@@ -53,16 +51,24 @@ scrape_configs:
     static_configs:
       - targets: ['$target']
 EOT
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
-	--web.listen-address="127.0.0.1:$pport" >"$tmp/prometheus.log" 2>&1 &
-ppid_=$!
-api=http://127.0.0.1:$pport
-for ((i = 0; i < 600; i++)); do
-	curl -sf "$api/-/ready" >/dev/null && break
-	kill -0 "$ppid_" 2>/dev/null || break
-	sleep 0.1
+for ((try = 0; try < 3; try++)); do
+	hold_start || fail_now "rlbhold found no free port"
+	pport=$held
+	hold_stop
+	prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb-$try" \
+		--web.listen-address="127.0.0.1:$pport" >"$tmp/prometheus.log" 2>&1 &
+	ppid_=$!
+	api=http://127.0.0.1:$pport
+	for ((i = 0; i < 600; i++)); do
+		curl -sf "$api/-/ready" >/dev/null && break 2
+		kill -0 "$ppid_" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$ppid_" 2>/dev/null
+	wait "$ppid_" 2>/dev/null
+	ppid_=
 done
-curl -sf "$api/-/ready" >/dev/null ||
+[ -n "$ppid_" ] && curl -sf "$api/-/ready" >/dev/null ||
 	fail_now "prometheus did not get ready: $(tail -5 "$tmp/prometheus.log")"
 echo "prometheus $(prometheus --version 2>&1 | head -1) at $api scrapes $target"
 
