@@ -150,6 +150,25 @@ void rlb_ctl_unlock(struct rlb_ctl *c)
 	pthread_mutex_unlock(&c->mutex);
 }
 
+/*
+ * A group pinned by a reuselb of another ABI (a config of another size) is refused: a lookup
+ * copies the map's value size into our smaller struct.
+ */
+static int check_abi(const struct rlb_ctl *c)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(c->fd[RLB_MAP_CONFIG], &info, &len))
+		return rlb_bpf_error(-errno, "cannot read the config map");
+	if (info.value_size != sizeof(struct rlb_config))
+		return rlb_error(-EPROTO,
+				 "group %s was made by another version of reuselb (config of %u "
+				 "bytes, not %zu): use that version's reuselb",
+				 c->name, info.value_size, sizeof(struct rlb_config));
+	return 0;
+}
+
 int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 {
 	struct rlb_ctl *c;
@@ -182,6 +201,8 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		if (err == -ENOENT && i == RLB_MAP_MEMBERS)
 			err = 0;
 	}
+	if (!err)
+		err = check_abi(c);
 	if (err) {
 		rlb_ctl_close(c);
 		return err;
