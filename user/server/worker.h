@@ -71,6 +71,9 @@ struct worker {
 	uint64_t last_rx_ms; /* udp: now_ms of the latest datagram, 0 before the first */
 	uint64_t accepted, requests;
 	char *dgram; /* udp: one datagram, received and answered in place */
+	/* http: the 200 answers, formatted once; index keep_alive * 2 + head; length 0 until then */
+	char ok[4][HTTP_MAX_RESPONSE];
+	uint16_t ok_len[4];
 	pthread_t thread;
 	/* results, read by the main thread after the join */
 	uint64_t cut; /* connections still open (not winding down) when the worker stopped */
