@@ -121,8 +121,9 @@ wrk_medians() {
 						q[++m] = v / rate[sc[1], "nginx", rep]
 				}
 				mr = med(r, n)
-				printf "%s %s %.0f %.0f %s %.1f %d\n", sc[1], sc[2], mr,
-					mr > 0 ? 50 * (hi - lo) / mr : 0, m ? sprintf("%.3f", med(q, m)) : "-",
+				spread = mr > 0 ? 50 * (hi - lo) / mr : 0
+				ratio = m ? sprintf("%.3f", med(q, m)) : "-"
+				printf "%s %s %.0f %.0f %s %.1f %d\n", sc[1], sc[2], mr, spread, ratio,
 					med(c, n) / 1000, worst
 			}
 		}' "$work/wrk.records" | sort
