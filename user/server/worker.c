@@ -109,25 +109,9 @@ static void conn_close(struct worker *w, struct conn *c)
 	rlb_worker_closed(w->group, w->id);
 }
 
-static bool conn_settle(struct worker *w, struct conn *c);
-static void conn_on_event(struct worker *w, struct conn *c);
-
-/*
- * Whether to read a new connection before it is in the epoll set: a client that sends first
- * (HTTP) has often done so by the time its connection is accepted, and then the connection
- * is answered, and with "Connection: close" closed, without ever being added to the set. A
- * read that finds nothing costs one call more; after such a miss only every EARLY_PROBE-th
- * connection tries, until one finds its request there again.
- */
-#define EARLY_PROBE 16
-
-static bool early_read(struct worker *w)
-{
-	return w->early_hit || ++w->early_skip % EARLY_PROBE == 0;
-}
-
 static void conn_open(struct worker *w, int fd)
 {
+	struct epoll_event ev = { .events = EPOLLIN };
 	struct conn *c;
 
 	count_accepted(w);
@@ -144,17 +128,16 @@ static void conn_open(struct worker *w, int fd)
 	}
 	memset(c, 0, offsetof(struct conn, in));
 	c->fd = fd;
+	c->events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		conn_put(w, c);
+		drop(w, fd);
+		return;
+	}
 	set_nr_conns(w, w->nr_conns + 1);
 	c->last_active_ms = w->now_ms;
 	conn_link_newest(w, c);
-	/* events 0: not in the epoll set yet; conn_settle() adds it when it has to wait */
-	if (early_read(w)) {
-		/* c may be closed by then: the read's outcome is the worker's */
-		conn_on_event(w, c);
-		w->early_hit = !w->read_again;
-	} else if (!conn_settle(w, c)) {
-		conn_close(w, c);
-	}
 }
 
 static int listener_pause(struct worker *w)
@@ -278,7 +261,6 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Returns 0, -EAGAIN when the socket had nothing to read, or -errno. */
 static int conn_read(struct conn *c)
 {
 	char *buf = c->lingering ? c->in : c->in + c->in_len;
@@ -287,7 +269,7 @@ static int conn_read(struct conn *c)
 
 	n = recv(c->fd, buf, room, 0);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (n == 0)
 		c->peer_eof = true;
 	else if (!c->lingering)
@@ -348,9 +330,8 @@ static bool conn_settle(struct worker *w, struct conn *c)
 	}
 	if (want != c->events) {
 		struct epoll_event ev = { .events = want, .data.ptr = c };
-		int op = c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-		if (epoll_ctl(w->epfd, op, c->fd, &ev))
+		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev))
 			return false;
 		c->events = want;
 	}
@@ -375,9 +356,6 @@ static void conn_on_event(struct worker *w, struct conn *c)
 			err = conn_progress(w, c, &moved);
 	} else {
 		err = conn_read(c);
-		w->read_again = err == -EAGAIN;
-		if (w->read_again)
-			err = 0;
 		if (!err && !c->lingering)
 			err = conn_progress(w, c, &moved);
 	}

@@ -59,9 +59,6 @@ struct worker {
 	uint64_t resume_ms; /* the listener is out of the epoll set until then; 0: it is in */
 	bool handed_over;   /* http: keep-alive ends with the next answer */
 	bool idle_told;	    /* idlefd has been written for this worker */
-	bool read_again;    /* the latest read of a connection found nothing (EAGAIN) */
-	bool early_hit;	    /* the latest new connection read early had its request there */
-	unsigned int early_skip; /* new connections since then, when not */
 	struct conn *oldest, *newest;
 	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
 	unsigned int nr_spare;
