@@ -132,7 +132,8 @@ static void close_at_once(const struct rlbt_server *s, int base)
 		if (!read_answer(fds[i], "close", buf, sizeof(buf)))
 			goto out;
 		end = read_end(fds[i]);
-		CHECK(end == 0, "client %d: after the answer %s, not end of file", i, strerror(-end));
+		CHECK(end == 0, "client %d: after the answer %s, not end of file", i,
+		      strerror(-end));
 	}
 	/* every client still holds its socket: the server has not waited for them */
 	CHECK(wait_fds(s->pid, base), "the server holds %d descriptors, %d with no connection",
@@ -230,9 +231,9 @@ out:
 
 int main(void)
 {
-	static const char *const argv[] = { "serve", "-a",	      "127.0.0.1", "-p", "0",
-					    "-w",    "1",	      "--mode",	   "http",
-					    "--idle-timeout", "60", NULL };
+	static const char *const argv[] = { "serve", "-a", "127.0.0.1", "-p",	"0",
+					    "-w",    "1",  "--mode",	"http", "--idle-timeout",
+					    "60",    NULL };
 	struct rlbt_server s;
 	int err, status, base;
 

@@ -30,8 +30,8 @@ static int format_ok(struct worker *w, char *buf, bool keep_alive, bool head)
 static void answer(struct worker *w, struct conn *c, int status, bool keep_alive, bool head)
 {
 	char *buf = c->out + c->out_len;
-	int n = status == 200 ? format_ok(w, buf, keep_alive, head)
-			      : http_format_response(buf, conn_out_room(c), status, w->id,
+	int n = status == 200 ? format_ok(w, buf, keep_alive, head) :
+				http_format_response(buf, conn_out_room(c), status, w->id,
 						     keep_alive, head);
 
 	if (n > 0)
