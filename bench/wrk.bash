@@ -2,6 +2,7 @@
 # Sourced by bench/run: wrk, a client none of us wrote, as a second client for the HTTP
 # scenarios (conn, keepalive), and each server's system calls per connection and per request.
 # Uses bench/run's variables (work, duration, prio, lg_cpus, server_pid, server_port...).
+# shellcheck shell=bash disable=SC2154
 
 wrk_threads=1
 wrk_conns=50
@@ -62,6 +63,7 @@ wrk_worker_task() {
 	if [ "$1" = nginx ]; then
 		pgrep -P "$server_pid" | sort -n | head -1
 	else
+		# shellcheck disable=SC2012 # task ids are numbers
 		ls "/proc/$server_pid/task" | sort -n | sed -n 2p
 	fi
 }
@@ -167,7 +169,7 @@ wrk_report() {
 	echo "\`name!\` counts the calls that failed (EAGAIN)."
 	for scen in conn keepalive; do
 		echo
-		echo "| $scen | $(echo $wrk_syscall_contenders | sed 's/ / | /g') |"
+		echo "| $scen | ${wrk_syscall_contenders// / | } |"
 		echo "| --- $(for name in $wrk_syscall_contenders; do printf '| ---: '; done)|"
 		awk -v s=$scen -v list="$wrk_syscall_contenders" '
 			$2 == s && $3 != "units" { v[$1, $3] = $4; if (!($3 in seen)) { seen[$3] = 1; o[++n] = $3 } }
