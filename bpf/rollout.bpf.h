@@ -40,4 +40,19 @@ static __always_inline void rlb_rollout_split(const struct rlb_config *cfg)
 	p->generation = p->base / RLB_MAX_WORKERS;
 }
 
+/*
+ * The cursor of the rotations (round-robin, weighted) for this packet: the serving one, or in
+ * a rollout one per generation. One shared cursor would alias with the split: at 10 % every
+ * tenth turn goes to the canary, and with two workers each generation would see only odd or
+ * only even turns.
+ */
+__u64 rollout_cursors[2];
+
+static __always_inline __u64 *rlb_cursor(__u64 *serving)
+{
+	const struct rlb_pick *p = rlb_picked(rlb_config());
+
+	return p ? &rollout_cursors[p->generation & 1] : serving;
+}
+
 #endif

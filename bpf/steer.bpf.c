@@ -53,7 +53,7 @@ static __always_inline __u32 next_turn(__u32 nr)
 	for (__u32 i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (i >= nr)
 			break;
-		w = __sync_fetch_and_add(&rr_cursor, 1) % nr;
+		w = __sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) % nr;
 		if (rlb_worker_live(w))
 			break;
 	}
@@ -158,7 +158,7 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 		return least_conn(nr);
 	case RLB_POLICY_WEIGHTED:
 		return from_table(&weighted, (cfg->table & 1) * RLB_WEIGHT_TABLE +
-						     (__sync_fetch_and_add(&rr_cursor, 1) &
+						     (__sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) &
 						      (RLB_WEIGHT_TABLE - 1)));
 	case RLB_POLICY_MAGLEV:
 		return maglev_pick(md, cfg, nr);

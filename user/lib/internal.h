@@ -56,6 +56,7 @@ struct rlb_group {
 	bool handed_over;  /* a successor owns the group: leave program and pins */
 	int pin_err;	   /* a successor: re-pinning the program failed (-errno) */
 	bool claimed;	   /* config.successor names us and the pins are not ours yet */
+	int reattached;	   /* the rolled-back canary after which our program was attached again */
 	pthread_t waiter;  /* takes the lock once the predecessor lets go */
 	bool waiter_running;
 	int waiter_stop;
