@@ -15,7 +15,8 @@
 # 6. C: --canary 20, then kill -9 C: A notices by itself (stderr), rollout shows A alone and
 #    "canary died (canary pid C)", and 200 connections all go to A.
 # 7. D: --canary 10 --confirm 200; "rollout promote": A hands over and exits 0 by itself,
-#    rollout shows D serving at 100 %, list names D, and D takes 200 connections.
+#    rollout shows D serving at 100 %, stats --json gives its workers generation 1, list names
+#    D, and D takes 200 connections.
 # 8. Usage and state errors: set 101 (2), set/promote/rollback without a canary (1, one line),
 #    --canary without --takeover (2).
 # 9. SIGTERM to D: exit 0, the pins are gone.
@@ -155,6 +156,8 @@ grep -q "^reuselb: handed over group $name to pid $d;" "$tmp/serve-a.out" ||
 wait_alone "$d"
 [ "$(gen 1 share)" = 100 ] && [ "$(gen 1 state)" = serving ] || fail "after promote: $(rollout --json)"
 rollout | grep -q "^last rollout: promoted (canary pid $d)$" || fail "rollout: $(rollout)"
+"$REUSELB" stats --name "$name" --json | jq -e '[.workers[].generation] == [1,1]' >/dev/null ||
+	fail "stats --json after promote: $("$REUSELB" stats --name "$name" --json)"
 [ "$("$REUSELB" list | awk -v g="$name" '$1 == g { print $2 }')" = "$d" ] ||
 	fail "list does not name D: $("$REUSELB" list)"
 before=$(gen 1 steered)
