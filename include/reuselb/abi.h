@@ -70,7 +70,8 @@ enum rlb_policy {
 	X(CPUS, cpus)         \
 	X(FLOWS, flows)       \
 	X(CUSTOM, custom)     \
-	X(PICK, pick)
+	X(PICK, pick)         \
+	X(SHED, shed)
 
 /* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
 enum rlb_map {
@@ -184,6 +185,24 @@ struct rlb_pick {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct rlb_pick) == 16, "BPF ABI: struct rlb_pick");
+
+/* struct rlb_shed.count: every connection the worker has. */
+#define RLB_SHED_ALL 0xffffffffu
+
+/*
+ * Map "shed", key = slot: an order to a worker to close some of its keep-alive connections
+ * gently (the answer to their next request says Connection: close), spread over a window, so
+ * that their clients reconnect and the policy places them anew. Written under the control
+ * lock by the CLI (reuselb drain --shed, reuselb rebalance); read by the worker's process
+ * (rlb_worker_should_shed), which acts once on each new seq. The program does not read it.
+ */
+struct rlb_shed {
+	__u32 seq;	/* a new order when it changes */
+	__u32 count;	/* connections to close, or RLB_SHED_ALL */
+	__u32 window_s; /* spread over this many seconds */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct rlb_shed) == 16, "BPF ABI: struct rlb_shed");
 
 /*
  * Map "workers", key = slot. Control state of each worker: written by userspace (library at

@@ -131,6 +131,14 @@ struct {
 	__type(value, struct rlb_pick);
 } pick SEC(".maps");
 
+/* Key slot: struct rlb_shed. Written by the CLI, read by the workers' process; not by BPF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rlb_shed);
+} shed SEC(".maps");
+
 static __always_inline const struct rlb_config *rlb_config(void)
 {
 	__u32 key = 0;

@@ -251,6 +251,24 @@ const char *rlb_rollout_event_name(unsigned int event);
 bool rlb_group_rolled_back(struct rlb_group *g);
 int rlb_group_roll_back(struct rlb_group *g);
 
+/*
+ * Moving long-lived connections gently (user/lib/shed.c). An order tells a worker to close
+ * count of its keep-alive connections (RLB_SHED_ALL: all it has), spread over window_s
+ * seconds: a server asks rlb_worker_should_shed() where it decides whether a connection stays
+ * open after an answer, and closes it when told (HTTP: Connection: close). Their clients
+ * reconnect and the policy places them anew.
+ */
+int rlb_ctl_shed(struct rlb_ctl *ctl, unsigned int worker, unsigned int count,
+		 unsigned int window_s);
+/*
+ * Orders each live worker whose active connections exceed the live workers' mean by more
+ * than threshold percent to shed the excess. shed[i] gets what worker i was told (0: none).
+ */
+int rlb_ctl_rebalance(struct rlb_ctl *ctl, unsigned int threshold, unsigned int window_s,
+		      unsigned int shed[RLB_MAX_WORKERS]);
+/* Called by the worker's own thread only: whether this connection should close now. */
+bool rlb_worker_should_shed(struct rlb_group *g, unsigned int worker);
+
 int rlb_ctl_cid_mint(const struct rlb_ctl *ctl, unsigned int worker, uint16_t host,
 		     uint8_t cid[RLB_CID_LEN]);
 
