@@ -157,9 +157,10 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	case RLB_POLICY_LEAST_CONN:
 		return least_conn(nr);
 	case RLB_POLICY_WEIGHTED:
-		return from_table(&weighted, (cfg->table & 1) * RLB_WEIGHT_TABLE +
-						     (__sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) &
-						      (RLB_WEIGHT_TABLE - 1)));
+		return from_table(&weighted,
+				  (cfg->table & 1) * RLB_WEIGHT_TABLE +
+					  (__sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) &
+					   (RLB_WEIGHT_TABLE - 1)));
 	case RLB_POLICY_MAGLEV:
 		return maglev_pick(md, cfg, nr);
 	case RLB_POLICY_CPU:

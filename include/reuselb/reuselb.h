@@ -230,9 +230,9 @@ struct rlb_rollout_gen {
 struct rlb_rollout_view {
 	unsigned int nr; /* generations in gens: 1 with no rollout or takeover, else 2 */
 	struct rlb_rollout_gen gens[2];
-	bool rollout;			/* a canary shares the new connections now */
-	enum rlb_rollout_event event;	/* how the last rollout ended */
-	int event_pid;			/* its canary */
+	bool rollout;		      /* a canary shares the new connections now */
+	enum rlb_rollout_event event; /* how the last rollout ended */
+	int event_pid;		      /* its canary */
 };
 int rlb_ctl_rollout_read(const struct rlb_ctl *ctl, struct rlb_rollout_view *v);
 /* The canary's share, 0 .. 100, live; -ENOENT when no canary is on, -ERANGE past 100. */

@@ -163,9 +163,9 @@ static double share_of_next(struct group *g, unsigned int gen, uint64_t n)
 static int serve(const char *name, const char *port, bool udp, const char *canary,
 		 struct rlbt_server *s)
 {
-	const char *argv[24] = { "serve", "-a",	    "127.0.0.1", "-p",	    port,   "-w",
-				 "2",	  "--name", name,	 "--grace", "20",   "--confirm",
-				 "200",	  "--mode", udp ? "echo" : "id" };
+	const char *argv[24] = { "serve", "-a",	       "127.0.0.1", "-p",     port,
+				 "-w",	  "2",	       "--name",    name,     "--grace",
+				 "20",	  "--confirm", "200",	    "--mode", udp ? "echo" : "id" };
 	int n = 15, err;
 
 	if (udp) {
@@ -209,10 +209,10 @@ static void run_one(enum run run)
 	struct group t = {}, u = {};
 	struct flow flows[2 * FLOWS] = {};
 	char tport[16], uport[16];
-	const char *tload[] = { "-p", tport, "-m", "id", "-d", "600", "-r", "2500", "-t", "60000",
-				NULL };
-	const char *uload[] = { "-p", uport, "-m", "echo", "-u", "-d", "600",
-				"-r", "500", "-t", "5000", NULL };
+	const char *tload[] = { "-p", tport,  "-m", "id",    "-d", "600",
+				"-r", "2500", "-t", "60000", NULL };
+	const char *uload[] = { "-p",  uport, "-m",  "echo", "-u",   "-d",
+				"600", "-r",  "500", "-t",   "5000", NULL };
 	struct rlb_rollout_view v;
 	unsigned int gen_a, gen_b, nr_flows = run == KILL ? FLOWS : 2 * FLOWS;
 	uint64_t b_active = 0, failed;

@@ -40,8 +40,8 @@ struct client {
 	int fd;
 	char buf[1024];
 	size_t len;
-	bool waiting;	 /* a GET is out, its answer not read whole yet */
-	long next_ms;	 /* when to send the next GET */
+	bool waiting; /* a GET is out, its answer not read whole yet */
+	long next_ms; /* when to send the next GET */
 };
 
 struct fleet {
@@ -217,8 +217,8 @@ static int cli(char *out, size_t len, const char *args)
 
 int main(void)
 {
-	const char *argv[] = { "serve", "-a", "127.0.0.1", "-p", "0", "-w", "4", "--mode", "http",
-			       "--name", NULL, NULL };
+	const char *argv[] = { "serve", "-a",	  "127.0.0.1", "-p",	 "0",  "-w",
+			       "4",	"--mode", "http",      "--name", NULL, NULL };
 	struct rlbt_server s = { .pid = -1, .out_fd = -1 };
 	static struct fleet f;
 	uint64_t active[WORKERS], lo, hi;
@@ -237,9 +237,9 @@ int main(void)
 	for (int i = 0; i < CLIENTS; i++)
 		f.c[i].fd = -1;
 	CHECK(run_until(&f, name, all_even, active, WAIT_MS),
-	      "the workers do not have 100 each: %llu %llu %llu %llu", (unsigned long long)active[0],
-	      (unsigned long long)active[1], (unsigned long long)active[2],
-	      (unsigned long long)active[3]);
+	      "the workers do not have 100 each: %llu %llu %llu %llu",
+	      (unsigned long long)active[0], (unsigned long long)active[1],
+	      (unsigned long long)active[2], (unsigned long long)active[3]);
 	f.reconnects = 0;
 
 	/* 3. */

@@ -20,7 +20,8 @@ int main(void)
 		.steering = true,
 		.nr_workers = 1,
 		.nr_generations = 2,
-		.generations = { { .generation = 0, .share = 90 }, { .generation = 1, .share = 10 } },
+		.generations = { { .generation = 0, .share = 90 },
+				 { .generation = 1, .share = 10 } },
 	};
 	const char *s0 = "reuselb_generation_share{group=\"g\\\"1\",generation=\"0\"} 90\n";
 	const char *s1 = "reuselb_generation_share{group=\"g\\\"1\",generation=\"1\"} 10\n";

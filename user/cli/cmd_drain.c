@@ -54,8 +54,8 @@ static const struct cli_option drain_options[] = {
 	CLI_TARGET_OPTIONS,
 	{ "shed", CLI_OPT_SHED, NULL, "also close its keep-alive connections gently" },
 	{ "shed-window", CLI_OPT_SHED_WINDOW, "SECS",
-	  "with --shed: spread them over this long, 0 to " CLI_STR(SHED_WINDOW_MAX)
-	  " (default " CLI_STR(SHED_WINDOW_DEFAULT) ")" },
+	  "with --shed: spread them over this long, 0 to " CLI_STR(
+		  SHED_WINDOW_MAX) " (default " CLI_STR(SHED_WINDOW_DEFAULT) ")" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };

@@ -75,11 +75,13 @@ static int rollout_operands(void *args, struct cli_parser *p)
 		if (strcmp(what, "set") == 0) {
 			a->action = SET;
 			if (p->next + 1 == p->argc)
-				return cli_usage_error(CMD, "set needs the canary's share: 0 to 100");
+				return cli_usage_error(CMD,
+						       "set needs the canary's share: 0 to 100");
 			if (cli_operands_at_most(p, 2))
 				return -EINVAL;
 			if (cli_parse_uint(p->argv[p->next + 1], 0, 100, &n))
-				return cli_usage_error(CMD, "bad share '%s': give 0 to 100 (percent)",
+				return cli_usage_error(CMD,
+						       "bad share '%s': give 0 to 100 (percent)",
 						       p->argv[p->next + 1]);
 			a->share = n;
 		} else if (strcmp(what, "promote") == 0 || strcmp(what, "rollback") == 0) {

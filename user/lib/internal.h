@@ -66,7 +66,7 @@ struct rlb_group {
 	bool claimed;	   /* config.successor names us and the pins are not ours yet */
 	int reattached;	   /* the rolled-back canary after which our program was attached again */
 	struct rlb_shed_state shed[RLB_MAX_WORKERS];
-	pthread_t waiter;  /* takes the lock once the predecessor lets go */
+	pthread_t waiter; /* takes the lock once the predecessor lets go */
 	bool waiter_running;
 	int waiter_stop;
 	uint16_t port;

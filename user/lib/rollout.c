@@ -131,8 +131,8 @@ int rlb_ctl_rollout_read(const struct rlb_ctl *c, struct rlb_rollout_view *v)
 		other->share = 100 - serving->share;
 		other->state = "canary";
 	}
-	if (cfg.successor && (cfg.handover == RLB_HANDOVER_CANARY ||
-			      cfg.handover == RLB_HANDOVER_ROLLBACK)) {
+	if (cfg.successor &&
+	    (cfg.handover == RLB_HANDOVER_CANARY || cfg.handover == RLB_HANDOVER_ROLLBACK)) {
 		other_base = cfg.canary_base;
 		other_nr = cfg.canary_nr;
 		v->nr = 2;

@@ -29,8 +29,7 @@ static int write_order(struct rlb_ctl *c, __u32 slot, unsigned int count, unsign
 	return 0;
 }
 
-int rlb_ctl_shed(struct rlb_ctl *c, unsigned int worker, unsigned int count,
-		 unsigned int window_s)
+int rlb_ctl_shed(struct rlb_ctl *c, unsigned int worker, unsigned int count, unsigned int window_s)
 {
 	struct rlb_group_stats st;
 	int err;
@@ -91,8 +90,7 @@ static uint64_t now_ms(void)
 }
 
 /* A new order, if there is one: the budget is what it asks, at most what the worker has. */
-static void look(struct rlb_group *g, unsigned int worker, struct rlb_shed_state *s,
-		 uint64_t now)
+static void look(struct rlb_group *g, unsigned int worker, struct rlb_shed_state *s, uint64_t now)
 {
 	__u32 slot = g->base + worker;
 	struct rlb_shed order;

@@ -30,9 +30,12 @@
 #include "steer.skel.h"
 
 static const char *const state_names[] = {
-	[RLB_HANDOVER_NONE] = "none",	      [RLB_HANDOVER_PROPOSED] = "proposed",
-	[RLB_HANDOVER_JOINED] = "joined",     [RLB_HANDOVER_SERVING] = "serving",
-	[RLB_HANDOVER_RELEASED] = "released", [RLB_HANDOVER_CANARY] = "canary",
+	[RLB_HANDOVER_NONE] = "none",
+	[RLB_HANDOVER_PROPOSED] = "proposed",
+	[RLB_HANDOVER_JOINED] = "joined",
+	[RLB_HANDOVER_SERVING] = "serving",
+	[RLB_HANDOVER_RELEASED] = "released",
+	[RLB_HANDOVER_CANARY] = "canary",
 	[RLB_HANDOVER_ROLLBACK] = "rolling back",
 };
 

@@ -53,7 +53,8 @@ void http_on_input(struct worker *w, struct conn *c)
 		 * shed (reuselb drain --shed, rebalance) ends some, spread over a window
 		 */
 		answer(w, c, 200,
-		       req.keep_alive && !w->handed_over && !rlb_worker_should_shed(w->group, w->id),
+		       req.keep_alive && !w->handed_over &&
+			       !rlb_worker_should_shed(w->group, w->id),
 		       req.head);
 		rlb_worker_busy(w->group, w->id, -1);
 	}
