@@ -19,7 +19,10 @@
 #    D, and D takes 200 connections.
 # 8. Usage and state errors: set 101 (2), set/promote/rollback without a canary (1, one line),
 #    --canary without --takeover (2).
-# 9. SIGTERM to D: exit 0, the pins are gone.
+# 9. E: --canary 30 beside D; SIGTERM to D, the owner: D leaves the group to E whole (exit 0),
+#    E says the group is its own, rollout shows E alone at 100 %, and E takes 200
+#    connections. SIGTERM to E: exit 0, the
+#    pins are gone.
 source "$(dirname "$0")/../lib/common.bash" || exit 1
 need_tools jq bpftool
 
@@ -165,8 +168,25 @@ load 200
 [ "$(gen 1 steered)" = $((before + 200)) ] || fail "after promote D got $(($(gen 1 steered) - before)) of 200"
 
 # 9.
+serve_start e -a 127.0.0.1 -p "$port" -w 2 --mode id --name "$name" --takeover --canary 30 ||
+	finish
+e=${SERVE_PID[e]}
 serve_stop d
 status=$?
 [ "$status" = 0 ] || fail "D exited $status, want 0"
+wait_alone "$e"
+for ((i = 0; i < 100; i++)); do
+	grep -q "^reuselb: pid $d has exited: group $name is ours$" "$tmp/serve-e.err" && break
+	sleep 0.1
+done
+grep -q "^reuselb: pid $d has exited: group $name is ours$" "$tmp/serve-e.err" ||
+	fail "E did not take the pins: $(cat "$tmp/serve-e.err")"
+[ "$(gen 0 share)" = 100 ] && [ "$(gen 0 state)" = serving ] || fail "after D left: $(rollout --json)"
+before=$(gen 0 steered)
+load 200
+[ "$(gen 0 steered)" = $((before + 200)) ] || fail "after D left E got $(($(gen 0 steered) - before)) of 200"
+serve_stop e
+status=$?
+[ "$status" = 0 ] || fail "E exited $status, want 0"
 [ ! -e "$pins" ] || fail "pins left behind: $(ls "$pins")"
 finish

@@ -74,6 +74,23 @@ void rlb_rollout_end(struct rlb_config *cfg)
 	cfg->event_pid = cfg->successor;
 }
 
+int rlb_rollout_owner_leaves(struct rlb_ctl *c, struct rlb_config *cfg)
+{
+	int err;
+
+	if (cfg->handover != RLB_HANDOVER_CANARY)
+		return 0;
+	cfg->base = cfg->canary_base;
+	cfg->nr_workers = cfg->canary_nr;
+	err = rlb_build_tables_for(c, cfg);
+	if (err)
+		return err;
+	cfg->rollout = 0;
+	cfg->event = RLB_ROLLOUT_PROMOTED;
+	cfg->event_pid = cfg->successor;
+	return 0;
+}
+
 /* Sums one generation's counters into gen. */
 static int sum_generation(const struct rlb_ctl *c, struct rlb_rollout_gen *gen, unsigned int base,
 			  unsigned int nr)

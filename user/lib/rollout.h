@@ -9,5 +9,10 @@
 void rlb_rollout_join(const struct rlb_group *g, struct rlb_config *cfg);
 /* A canary's takeover is undone: the split ends, and config says why (the canary lives?). */
 void rlb_rollout_end(struct rlb_config *cfg);
+/*
+ * The owner closes while a canary lives: the canary takes every new connection, as if
+ * promoted, before the owner's listeners close (their queues migrate to it). Hold the lock.
+ */
+int rlb_rollout_owner_leaves(struct rlb_ctl *c, struct rlb_config *cfg);
 
 #endif

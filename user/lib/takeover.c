@@ -435,6 +435,7 @@ void rlb_takeover_leave(struct rlb_group *g)
 	} else if ((pid_t)cfg.successor != self && rlb_group_owns_pins(g) &&
 		   rlb_pid_alive(cfg.successor)) {
 		if (cfg.handover >= RLB_HANDOVER_JOINED) {
+			rlb_rollout_owner_leaves(&g->ctl, &cfg);
 			cfg.handover = RLB_HANDOVER_RELEASED;
 			write_config(&g->ctl, &cfg);
 			g->handed_over = true;
