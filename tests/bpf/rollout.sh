@@ -9,6 +9,8 @@
 # 3. 1000 new connections (rlbload -n): exactly 100 go to B's generation and 900 to A's, and
 #    within each the round-robin gives each of its 2 workers half.
 # 4. "rollout set 50": 400 new connections split 200 / 200.
+#    A policy of the user's own that sends generation 1 to its worker 0 and generation 0 to
+#    worker 1 (rlb_generation()): of 200 connections, those two slots get exactly 100 each.
 # 5. "rollout rollback": B says it handed the group back to A and exits 0 by itself; rollout
 #    shows A alone at 100 % and "last rollout: rolled back (canary pid B)"; 200 connections all
 #    go to A, none fails.
@@ -103,6 +105,21 @@ grep -q "the canary gets 50 %" "$tmp/out" || fail "set 50 said: $(cat "$tmp/out"
 load 400
 [ "$(gen 0 steered)" = 1100 ] && [ "$(gen 1 steered)" = 300 ] ||
 	fail "50 %: generations got $(gen 0 steered) / $(gen 1 steered), want 1100 / 300"
+
+# 4b. A policy of the user's own sees the generation (examples/policies/by_generation.bpf.c):
+# at 50 %, 200 connections give B's worker 0 and A's worker 1 exactly 100 each, the others 0.
+expect "policy load" 0 "" "$REUSELB" policy --name "$name" load \
+	"$RLB_BIN_DIR/examples/policies/by_generation.bpf.o"
+for slot in 0 1 64 65; do
+	was[$slot]=$(steered_slot $slot)
+done
+load 200
+for slot in 0 1 64 65; do
+	got=$(($(steered_slot $slot) - was[slot]))
+	case $slot in 1 | 64) want=100 ;; *) want=0 ;; esac
+	[ "$got" = "$want" ] || fail "by_generation: slot $slot got $got of 200, want $want"
+done
+expect "policy unload" 0 "" "$REUSELB" policy --name "$name" unload
 
 # 5.
 expect "rollback" 0 "" "$REUSELB" rollout --name "$name" rollback
