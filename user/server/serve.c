@@ -38,7 +38,7 @@ struct run {
 	int sigfd;
 	int predecessor; /* the pid we took over from, 0 if none */
 	bool owner_told;
-	bool rolled_back; /* a canary rolled back (reuselb rollout rollback): it hands back */
+	bool rolled_back;     /* a canary rolled back (reuselb rollout rollback): it hands back */
 	struct notify notify; /* what the service manager was told */
 };
 
