@@ -67,6 +67,8 @@ void http_on_input(struct worker *w, struct conn *c)
 		}
 		c->in_off += n;
 		c->body_left = req.content_length;
+		/* only then may its connection end without lingering (worker.c, conn_settle) */
+		c->peer_closes = !req.keep_alive;
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			http_burn(req.burn_us);

@@ -317,12 +317,13 @@ static bool conn_settle(struct worker *w, struct conn *c)
 	} else if (c->closing && !c->lingering) {
 		/*
 		 * close() with unread input sends a reset, which can destroy the answer on its way.
-		 * With nothing unread (the peer asked to close after a request it sent whole), a
-		 * plain close sends a FIN behind the answer, as nginx does. Otherwise, or when the
-		 * peer asked for keep-alive and a handover ends it (its next request may be on its
-		 * way), end our side only and read until the peer closes (or the idle timeout).
+		 * When the peer asked to close, after a request it sent whole, and nothing is left
+		 * unread, it sends no more (RFC 9112 9.6): a plain close sends a FIN behind the
+		 * answer, as nginx does. Otherwise (an error, a body still coming, keep-alive that
+		 * we end: handover, shed, its next request may be on its way) end our side only and
+		 * read until the peer closes (or the idle timeout).
 		 */
-		if (c->drained && !c->in_len && !c->body_left && !w->handed_over)
+		if (c->peer_closes && c->drained && !c->in_len && !c->body_left)
 			return false;
 		shutdown(c->fd, SHUT_WR);
 		c->lingering = true;

@@ -31,6 +31,7 @@ struct conn {
 	bool lingering;		   /* our side is shut down: discard input until the peer closes */
 	bool answered;		   /* http: a request has been answered, keep-alive has begun */
 	bool drained;		   /* the last read left nothing in the socket's queue */
+	bool peer_closes; /* http: the request answered last asked to close (RFC 9112 9.6) */
 	char in[CONN_IN_SIZE];
 	char out[CONN_OUT_SIZE];
 };
