@@ -161,17 +161,9 @@ int rlb_takeover_claim(struct rlb_group *g)
 		return err;
 	err = read_config(&g->ctl, &cfg);
 	/*
-	 * The owner this instance found at its start may have handed over since, to a
-	 * successor that started with us: taking over from that one would chain a second
-	 * takeover onto the first.
+	 * A successor that is alive comes first: while it takes the pins over from the owner
+	 * that released them, the group has no locked owner to name.
 	 */
-	owner = rlb_group_live(g->name);
-	if (!err && owner != g->predecessor)
-		err = rlb_error(-EBUSY,
-				"group %s changed hands while this instance started (pid %d serves "
-				"it now, not pid %d): this instance stops before binding anything; "
-				"try again",
-				g->name, owner, g->predecessor);
 	if (!err && cfg.successor && (pid_t)cfg.successor != getpid()) {
 		if (rlb_pid_alive(cfg.successor))
 			err = rlb_error(
@@ -183,6 +175,18 @@ int rlb_takeover_claim(struct rlb_group *g)
 		else
 			err = undo_takeover(&g->ctl, &cfg);
 	}
+	/*
+	 * The owner this instance found at its start may have handed over since, to a
+	 * successor that started with us: taking over from that one would chain a second
+	 * takeover onto the first.
+	 */
+	owner = rlb_group_live(g->name);
+	if (!err && owner != g->predecessor)
+		err = rlb_error(-EBUSY,
+				"group %s changed hands while this instance started (pid %d serves "
+				"it now, not pid %d): this instance stops before binding anything; "
+				"try again",
+				g->name, owner, g->predecessor);
 	if (!err) {
 		cfg.successor = getpid();
 		cfg.handover = RLB_HANDOVER_PROPOSED;
