@@ -222,8 +222,9 @@ int rlb_steer(struct sk_reuseport_md *md)
 	__u32 nr, slot;
 
 	p.state = 0;
+	/* never NULL (key 0 of an array): the check is for the verifier */
 	if (!cfg)
-		return rlb_select(md, RLB_NONE);
+		return SK_PASS;
 	flows = rlb_tracks_flows_of(md, cfg);
 	if (flows) {
 		/* a known UDP flow stays where it is, whoever chose its socket */

@@ -360,6 +360,9 @@ static __always_inline int rlb_tracks_flow(struct sk_reuseport_md *md, struct rl
 }
 
 /*
+ * Flow times are CLOCK_MONOTONIC at the tick's precision (bpf_ktime_get_coarse_ns): timeouts
+ * are whole seconds, and reading the clock itself cost more on this path (kvm-clock).
+ *
  * A flow's last datagram is written down only when the entry is older than this: a store per
  * datagram into the shared table costs more than the timeout (whole seconds) needs.
  */
@@ -378,7 +381,7 @@ static __always_inline int rlb_known_flow_of(struct sk_reuseport_md *md,
 
 	if (!fs)
 		return -1;
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 	age = now - fs->seen_ns;
 	if (age > (__u64)cfg->flow_timeout * 1000000000ULL)
 		return -1;
@@ -404,7 +407,7 @@ static __always_inline void rlb_remember_flow(const struct rlb_flow *flow, __u32
 {
 	struct rlb_flow_slot fs = { .slot = slot };
 
-	fs.seen_ns = bpf_ktime_get_ns();
+	fs.seen_ns = bpf_ktime_get_coarse_ns();
 	fs.born = fs.seen_ns >> RLB_FLOW_BORN_SHIFT;
 	bpf_map_update_elem(&flows, flow, &fs, BPF_ANY);
 }

@@ -45,6 +45,12 @@ struct rlb_group_opts {
 	 * RLB_MAX_FLOWS, or for a takeover the live table's size (another is refused).
 	 */
 	unsigned int flow_table;
+	/*
+	 * UDP: remember no flows (serve --udp-flows off): the policy steers every datagram, as
+	 * for DNS-like traffic whose every query stands alone. A restart then moves each source
+	 * to the new instance with its next datagram.
+	 */
+	bool no_flows;
 };
 
 /*
