@@ -35,24 +35,21 @@ RLB_MAPS(RLB_MAP_DEFINED)
  */
 __u64 rr_cursor;
 
-/* The packet's 4-tuple, read at most once per run: state 0 unread, 1 read, -1 unreadable. */
-struct pkt {
-	struct rlb_flow flow;
-	int state;
-};
-
-static __always_inline const struct rlb_flow *pkt_flow(struct sk_reuseport_md *md, struct pkt *p)
+/*
+ * Whether the policy looks at the 4-tuple (its own or a fallback's hash): then rlb_steer()
+ * reads it once, before choose(), and hands it down (NULL when the packet has none to read).
+ * The rotations and random picks never read it.
+ */
+static __always_inline int reads_flow(__u32 policy)
 {
-	if (!p->state)
-		p->state = rlb_read_flow(md, &p->flow) ? -1 : 1;
-	return p->state > 0 ? &p->flow : NULL;
+	return policy != RLB_POLICY_KERNEL && policy != RLB_POLICY_ROUND_ROBIN &&
+	       policy != RLB_POLICY_LEAST_CONN && policy != RLB_POLICY_WEIGHTED &&
+	       policy != RLB_POLICY_RANDOM;
 }
 
 static __always_inline __u32 by_hash(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				     struct pkt *p, __u32 nr)
+				     const struct rlb_flow *flow, __u32 nr)
 {
-	const struct rlb_flow *flow = pkt_flow(md, p);
-
 	if (!flow)
 		return rlb_scale(md->hash, nr);
 	return rlb_scale(rlb_hash_flow(flow, cfg->seed), nr);
@@ -100,9 +97,8 @@ static __always_inline __u32 from_table(void *map, __u32 key)
 }
 
 static __always_inline __u32 maglev_pick(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-					 struct pkt *p, __u32 nr)
+					 const struct rlb_flow *f, __u32 nr)
 {
-	const struct rlb_flow *f = pkt_flow(md, p);
 	struct rlb_flow flow;
 	__u32 h;
 
@@ -117,14 +113,14 @@ static __always_inline __u32 maglev_pick(struct sk_reuseport_md *md, const struc
 }
 
 static __always_inline __u32 on_this_cpu(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-					 struct pkt *p, __u32 nr)
+					 const struct rlb_flow *f, __u32 nr)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct rlb_cpu *c = bpf_map_lookup_elem(&cpus, &cpu);
 
 	if (c && c->worker < nr && rlb_worker_live_of(cfg, c->worker))
 		return c->worker;
-	return by_hash(md, cfg, p, nr);
+	return by_hash(md, cfg, f, nr);
 }
 
 /*
@@ -139,13 +135,13 @@ static __always_inline __u32 on_this_cpu(struct sk_reuseport_md *md, const struc
  * tells its caller so through *done.
  */
 static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				    struct pkt *p, __u32 nr, int *done)
+				    const struct rlb_flow *f, __u32 nr, int *done)
 {
 	__u8 cid[RLB_CID_LEN];
 	__u32 slot;
 
 	if (rlb_quic_dcid(md, cid))
-		return by_hash(md, cfg, p, nr);
+		return by_hash(md, cfg, f, nr);
 	slot = rlb_cid_slot(cid, cfg->seed);
 	if (slot >= cfg->base && slot - cfg->base < nr && rlb_worker_live_of(cfg, slot - cfg->base))
 		return slot - cfg->base;
@@ -153,24 +149,21 @@ static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb
 		*done = 1;
 		return RLB_NONE;
 	}
-	return by_hash(md, cfg, p, nr);
+	return by_hash(md, cfg, f, nr);
 }
 
 static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				    struct pkt *p, __u32 nr, int *done)
+				    const struct rlb_flow *f, __u32 nr, int *done)
 {
-	const struct rlb_flow *flow;
-
 	switch (cfg->policy) {
 	case RLB_POLICY_KERNEL:
 		return RLB_NONE;
 	case RLB_POLICY_HASH:
-		return by_hash(md, cfg, p, nr);
+		return by_hash(md, cfg, f, nr);
 	case RLB_POLICY_SOURCE_IP:
-		flow = pkt_flow(md, p);
-		if (!flow)
+		if (!f)
 			return rlb_scale(md->hash, nr);
-		return rlb_scale(rlb_hash_saddr(flow, cfg->seed), nr);
+		return rlb_scale(rlb_hash_saddr(f, cfg->seed), nr);
 	case RLB_POLICY_ROUND_ROBIN:
 		return next_turn(cfg, nr);
 	case RLB_POLICY_LEAST_CONN:
@@ -180,11 +173,11 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 						     (__sync_fetch_and_add(&rr_cursor, 1) &
 						      (RLB_WEIGHT_TABLE - 1)));
 	case RLB_POLICY_MAGLEV:
-		return maglev_pick(md, cfg, p, nr);
+		return maglev_pick(md, cfg, f, nr);
 	case RLB_POLICY_CPU:
-		return on_this_cpu(md, cfg, p, nr);
+		return on_this_cpu(md, cfg, f, nr);
 	case RLB_POLICY_QUIC_CID:
-		return by_cid(md, cfg, p, nr, done);
+		return by_cid(md, cfg, f, nr, done);
 	case RLB_POLICY_RANDOM:
 	default:
 		return rlb_scale(bpf_get_prandom_u32(), nr);
@@ -217,31 +210,36 @@ SEC("sk_reuseport")
 int rlb_steer(struct sk_reuseport_md *md)
 {
 	const struct rlb_config *cfg = rlb_config();
-	struct pkt p;
+	const struct rlb_flow *f = NULL;
+	struct rlb_flow flow;
 	int done = 0, flows;
 	__u32 nr, slot;
 
-	p.state = 0;
 	/* never NULL (key 0 of an array): the check is for the verifier */
 	if (!cfg)
 		return SK_PASS;
 	flows = rlb_tracks_flows_of(md, cfg);
 	if (flows) {
-		/* a known UDP flow stays where it is, whoever chose its socket */
-		if (pkt_flow(md, &p) && rlb_known_flow_of(md, cfg, &p.flow) == 0)
-			return SK_PASS;
+		if (rlb_read_flow(md, &flow) == 0) {
+			f = &flow;
+			/* a known UDP flow stays where it is, whoever chose its socket */
+			if (rlb_known_flow_of(md, cfg, f) == 0)
+				return SK_PASS;
+		}
 	} else if (not_a_new_connection(md)) {
 		return SK_PASS;
 	}
 	bpf_tail_call(md, &custom, 0);
 
+	if (!flows && reads_flow(cfg->policy) && rlb_read_flow(md, &flow) == 0)
+		f = &flow;
 	nr = rlb_nr_workers_of(cfg);
-	nr = nr ? choose(md, cfg, &p, nr, &done) : RLB_NONE;
+	nr = nr ? choose(md, cfg, f, nr, &done) : RLB_NONE;
 	if (done)
 		return SK_PASS;
 	slot = rlb_select_worker_of(md, cfg, nr);
-	if (slot != RLB_NONE && flows && pkt_flow(md, &p))
-		rlb_remember_flow(&p.flow, slot);
+	if (slot != RLB_NONE && flows && f)
+		rlb_remember_flow(f, slot);
 	return SK_PASS;
 }
 
