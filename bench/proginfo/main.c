@@ -48,8 +48,9 @@ int main(int argc, char **argv)
 	attr.prog_id = id;
 	fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
 	if (fd < 0) {
-		fprintf(stderr, "proginfo: cannot open program %lu: %s (is it loaded, are you root?)\n",
-			id, strerror(errno));
+		fprintf(stderr,
+			"proginfo: cannot open program %lu: %s (is it loaded, are you root?)\n", id,
+			strerror(errno));
 		return 1;
 	}
 	memset(&info, 0, sizeof(info));
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
 	attr.info.info_len = sizeof(info);
 	attr.info.info = (unsigned long)&info;
 	if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
-		fprintf(stderr, "proginfo: cannot read program %lu's info: %s\n", id, strerror(errno));
+		fprintf(stderr, "proginfo: cannot read program %lu's info: %s\n", id,
+			strerror(errno));
 		close(fd);
 		return 1;
 	}
