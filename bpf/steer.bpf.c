@@ -11,6 +11,7 @@
 #include <reuselb/policy.bpf.h>
 #include <reuselb/cid.h>
 #include "quic.bpf.h"
+#include "rollout.bpf.h"
 
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
@@ -66,7 +67,7 @@ static __always_inline __u32 next_turn(const struct rlb_config *cfg, __u32 nr)
 	for (__u32 i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (i >= nr)
 			break;
-		w = __sync_fetch_and_add(&rr_cursor, 1) % nr;
+		w = __sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) % nr;
 		if (rlb_worker_live_of(cfg, w))
 			break;
 	}
@@ -143,8 +144,8 @@ static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb
 	if (rlb_quic_dcid(md, cid))
 		return by_hash(md, cfg, f, nr);
 	slot = rlb_cid_slot(cid, cfg->seed);
-	if (slot >= cfg->base && slot - cfg->base < nr && rlb_worker_live_of(cfg, slot - cfg->base))
-		return slot - cfg->base;
+	if (slot >= rlb_slot(0) && slot - rlb_slot(0) < nr && rlb_worker_live(slot - rlb_slot(0)))
+		return slot - rlb_slot(0);
 	if (slot < RLB_MAX_SLOTS && rlb_select_slot(md, slot) == 0) {
 		*done = 1;
 		return RLB_NONE;
@@ -169,9 +170,10 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	case RLB_POLICY_LEAST_CONN:
 		return least_conn(cfg, nr);
 	case RLB_POLICY_WEIGHTED:
-		return from_table(&weighted, (cfg->table & 1) * RLB_WEIGHT_TABLE +
-						     (__sync_fetch_and_add(&rr_cursor, 1) &
-						      (RLB_WEIGHT_TABLE - 1)));
+		return from_table(&weighted,
+				  (cfg->table & 1) * RLB_WEIGHT_TABLE +
+					  (__sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) &
+					   (RLB_WEIGHT_TABLE - 1)));
 	case RLB_POLICY_MAGLEV:
 		return maglev_pick(md, cfg, f, nr);
 	case RLB_POLICY_CPU:
@@ -229,6 +231,8 @@ int rlb_steer(struct sk_reuseport_md *md)
 	} else if (not_a_new_connection(md)) {
 		return SK_PASS;
 	}
+	/* in a rollout, the new connection or flow goes to a generation first */
+	rlb_rollout_split(cfg);
 	bpf_tail_call(md, &custom, 0);
 
 	if (!flows && reads_flow(cfg->policy) && rlb_read_flow(md, &flow) == 0)

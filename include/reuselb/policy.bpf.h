@@ -123,6 +123,22 @@ struct {
 	__type(value, struct rlb_flow_slot);
 } flows SEC(".maps");
 
+/* Key 0, per CPU: struct rlb_pick, the generation of the packet placed now (a rollout). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rlb_pick);
+} pick SEC(".maps");
+
+/* Key slot: struct rlb_shed. Written by the CLI, read by the workers' process; not by BPF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rlb_shed);
+} shed SEC(".maps");
+
 static __always_inline const struct rlb_config *rlb_config(void)
 {
 	__u32 key = 0;
@@ -136,13 +152,30 @@ static __always_inline const struct rlb_config *rlb_config(void)
  * and rlb_x(...), which looks it up itself, for users' policies.
  */
 
-/* Workers in the serving generation; 0 when the config is unusable. */
+/* During a rollout, the generation the program gave this packet; NULL when none is on. */
+static __always_inline const struct rlb_pick *rlb_picked(const struct rlb_config *cfg)
+{
+	__u32 key = 0;
+
+	return cfg && cfg->rollout ? bpf_map_lookup_elem(&pick, &key) : NULL;
+}
+
+/*
+ * Workers in the generation this packet goes to (the serving one, or in a rollout the one
+ * the split gave it); 0 when the config is unusable.
+ */
 static __always_inline __u32 rlb_nr_workers_of(const struct rlb_config *cfg)
 {
-	if (!cfg || cfg->nr_workers > RLB_MAX_WORKERS ||
-	    cfg->base > RLB_MAX_SLOTS - cfg->nr_workers)
+	const struct rlb_pick *p = rlb_picked(cfg);
+	__u32 nr, base;
+
+	if (!cfg)
 		return 0;
-	return cfg->nr_workers;
+	nr = p ? p->nr : cfg->nr_workers;
+	base = p ? p->base : cfg->base;
+	if (nr > RLB_MAX_WORKERS || base > RLB_MAX_SLOTS - nr)
+		return 0;
+	return nr;
 }
 
 static __always_inline __u32 rlb_nr_workers(void)
@@ -152,7 +185,9 @@ static __always_inline __u32 rlb_nr_workers(void)
 
 static __always_inline __u32 rlb_slot_of(const struct rlb_config *cfg, __u32 worker)
 {
-	return (cfg ? cfg->base : 0) + worker;
+	const struct rlb_pick *p = rlb_picked(cfg);
+
+	return (p ? p->base : cfg ? cfg->base : 0) + worker;
 }
 
 static __always_inline __u32 rlb_slot(__u32 worker)
@@ -166,6 +201,15 @@ static __always_inline int rlb_worker_live_of(const struct rlb_config *cfg, __u3
 	struct rlb_worker *w = bpf_map_lookup_elem(&workers, &slot);
 
 	return w && w->state == RLB_WORKER_LIVE;
+}
+
+/*
+ * The generation (0 or 1) whose workers this packet's policy picks from: during a rollout,
+ * the one the split gave it (canary or not); else the serving one.
+ */
+static __always_inline __u32 rlb_generation(void)
+{
+	return rlb_slot(0) / RLB_MAX_WORKERS;
 }
 
 static __always_inline int rlb_worker_live(__u32 worker)

@@ -24,7 +24,7 @@ static const char usage[] =
 	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
 	"                     [--udp-flows on|off]\n"
 	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
-	"                     [--confirm MS] [-v]\n"
+	"                     [--confirm MS] [--canary PCT] [-v]\n"
 	"\n"
 	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
 	"program that picks the worker of each new connection (or datagram).\n"
@@ -89,6 +89,11 @@ static const struct cli_option options[] = {
 	  "this long, 0 to " CLI_STR(CONFIRM_LIMIT) " ms (default "
 	  CLI_STR(SERVE_CONFIRM_DEFAULT_MS) "); if it dies\n"
 	  "first, take the group back" },
+	{ "canary", CLI_OPT_CANARY, "PCT",
+	  "with --takeover: join as a canary that gets PCT % (0 to\n"
+	  "100) of new connections and flows beside the live\n"
+	  "instance instead of all of them; then reuselb rollout\n"
+	  "sets the share, promotes it or rolls it back" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -312,6 +317,11 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		err = cli_uint_option(p, opt, val, 0, CONFIRM_LIMIT, " ms", &n);
 		a->confirm_ms = n;
 		break;
+	case CLI_OPT_CANARY:
+		err = cli_uint_option(p, opt, val, 0, 100, " percent", &n);
+		a->group.canary = true;
+		a->group.canary_share = n;
+		break;
 	default:
 		/* --udp, --name, -v and -h */
 		return 1;
@@ -351,6 +361,8 @@ static int serve_operands(void *args, struct cli_parser *p)
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
 		return cli_usage_error(
 			CMD, "--takeover needs a steering program: the kernel policy has none");
+	if (a->group.canary && !a->group.takeover)
+		return cli_usage_error(CMD, "--canary joins a live group: add --takeover");
 	if (a->group.takeover && !a->group.name && !a->group.port)
 		return cli_usage_error(CMD,
 				       "--takeover needs the group: give --name or a fixed --port, "

@@ -17,6 +17,10 @@ static const struct cmd {
 	{ "undrain", cmd_undrain, "let a drained worker take new connections again" },
 	{ "list", cmd_list, "list the groups serving on this host" },
 	{ "probe", cmd_probe, "show the BPF features the running kernel offers" },
+	{ "rebalance", cmd_rebalance,
+	  "move keep-alive connections off the busiest workers, gently" },
+	{ "rollout", cmd_rollout,
+	  "show a canary beside the serving instance; set, promote, roll back" },
 };
 
 static const struct cmd *find_cmd(const char *name)

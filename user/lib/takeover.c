@@ -26,12 +26,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
+#include "rollout.h"
 #include "steer.skel.h"
 
 static const char *const state_names[] = {
-	[RLB_HANDOVER_NONE] = "none",	      [RLB_HANDOVER_PROPOSED] = "proposed",
-	[RLB_HANDOVER_JOINED] = "joined",     [RLB_HANDOVER_SERVING] = "serving",
+	[RLB_HANDOVER_NONE] = "none",
+	[RLB_HANDOVER_PROPOSED] = "proposed",
+	[RLB_HANDOVER_JOINED] = "joined",
+	[RLB_HANDOVER_SERVING] = "serving",
 	[RLB_HANDOVER_RELEASED] = "released",
+	[RLB_HANDOVER_CANARY] = "canary",
+	[RLB_HANDOVER_ROLLBACK] = "rolling back",
 };
 
 const char *rlb_handover_name(unsigned int state)
@@ -121,6 +126,7 @@ static int undo_takeover(struct rlb_ctl *c, struct rlb_config *cfg)
 		if (err)
 			return err;
 	}
+	rlb_rollout_end(cfg);
 	cfg->successor = 0;
 	cfg->handover = RLB_HANDOVER_NONE;
 	cfg->owner = 0;
@@ -271,7 +277,9 @@ int rlb_takeover_finish(struct rlb_group *g)
 	/* our sockets are in the group now: attaching here replaces the old program for all */
 	if (!err)
 		err = attach(g);
-	if (!err) {
+	if (!err && g->opts.canary) {
+		rlb_rollout_join(g, &cfg);
+	} else if (!err) {
 		cfg.base = g->base;
 		cfg.nr_workers = g->opts.nr_workers;
 		cfg.policy = g->opts.policy;
@@ -340,6 +348,13 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 		return err;
 	v->successor = cfg.successor;
 	v->state = cfg.handover;
+	/* a canary rolled back: it leaves, and the program that runs should be ours again */
+	if (cfg.handover == RLB_HANDOVER_ROLLBACK && g->reattached != v->successor) {
+		g->reattached = v->successor;
+		err = attach(g);
+		if (err)
+			return err;
+	}
 	if (rlb_pid_alive(cfg.successor))
 		return 0;
 	err = rlb_ctl_lock(&g->ctl);
@@ -420,6 +435,7 @@ void rlb_takeover_leave(struct rlb_group *g)
 	} else if ((pid_t)cfg.successor != self && rlb_group_owns_pins(g) &&
 		   rlb_pid_alive(cfg.successor)) {
 		if (cfg.handover >= RLB_HANDOVER_JOINED) {
+			rlb_rollout_owner_leaves(&g->ctl, &cfg);
 			cfg.handover = RLB_HANDOVER_RELEASED;
 			write_config(&g->ctl, &cfg);
 			g->handed_over = true;

@@ -48,8 +48,14 @@ void http_on_input(struct worker *w, struct conn *c)
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			http_burn(req.burn_us);
-		/* after a handover, each connection ends with its next answer */
-		answer(w, c, 200, req.keep_alive && !w->handed_over, req.head);
+		/*
+		 * after a handover, each connection ends with its next answer; a worker told to
+		 * shed (reuselb drain --shed, rebalance) ends some, spread over a window
+		 */
+		answer(w, c, 200,
+		       req.keep_alive && !w->handed_over &&
+			       !rlb_worker_should_shed(w->group, w->id),
+		       req.head);
 		rlb_worker_busy(w->group, w->id, -1);
 	}
 }
