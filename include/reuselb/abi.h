@@ -255,12 +255,12 @@ _Static_assert(sizeof(struct rlb_cpu) == 4, "BPF ABI: struct rlb_cpu");
 struct rlb_flow_slot {
 	__u32 slot;
 	/*
-	 * bpf_ktime_get_ns() >> RLB_FLOW_BORN_SHIFT when the entry was made (about ms, wrapping
+	 * bpf_ktime_get_coarse_ns() >> RLB_FLOW_BORN_SHIFT when the entry was made (about ms, wrapping
 	 * after 52 days): an entry made anew, where the owner's last look saw an older one of
 	 * the same flow, tells that the older one was evicted.
 	 */
 	__u32 born;
-	__u64 seen_ns; /* bpf_ktime_get_ns() of the flow's last datagram */
+	__u64 seen_ns; /* bpf_ktime_get_coarse_ns() of the flow's last datagram (within 1/4 s) */
 };
 #define RLB_FLOW_BORN_SHIFT 20
 _Static_assert(sizeof(struct rlb_flow_slot) == 16, "BPF ABI: struct rlb_flow_slot");

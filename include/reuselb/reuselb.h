@@ -46,6 +46,12 @@ struct rlb_group_opts {
 	 */
 	unsigned int flow_table;
 	/*
+	 * UDP: remember no flows (serve --udp-flows off): the policy steers every datagram, as
+	 * for DNS-like traffic whose every query stands alone. A restart then moves each source
+	 * to the new instance with its next datagram.
+	 */
+	bool no_flows;
+	/*
 	 * With takeover: join as a canary (reuselb serve --canary) that gets canary_share
 	 * percent (0 .. 100) of new connections and flows beside the owner, instead of all
 	 * of them; reuselb rollout then sets the share, promotes it or rolls it back.

@@ -86,6 +86,7 @@ enum cli_opt {
 	CLI_OPT_TAKEOVER,
 	CLI_OPT_GRACE,
 	CLI_OPT_CONFIRM,
+	CLI_OPT_UDP_FLOWS,
 	CLI_OPT_CANARY,
 	/* drain's and rebalance's */
 	CLI_OPT_SHED,

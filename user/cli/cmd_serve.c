@@ -22,6 +22,7 @@ static const char usage[] =
 	"Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
 	"                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
 	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
+	"                     [--udp-flows on|off]\n"
 	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
 	"                     [--confirm MS] [--canary PCT] [-v]\n"
 	"\n"
@@ -67,6 +68,10 @@ static const struct cli_option options[] = {
 	  "before --flow-timeout are counted (reuselb stats): give\n"
 	  "at least new flows per second x flow timeout. A takeover\n"
 	  "keeps the live table's size (another is refused)" },
+	{ "udp-flows", CLI_OPT_UDP_FLOWS, "on|off",
+	  "udp: off remembers no flows: the policy steers every\n"
+	  "datagram (DNS-like traffic, each query alone); a restart\n"
+	  "then moves a source with its next datagram (default on)" },
 	{ "metrics", CLI_OPT_METRICS, "ADDR:PORT",
 	  "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	  "(IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
@@ -287,6 +292,11 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 				      &n);
 		a->group.flow_table = n;
 		break;
+	case CLI_OPT_UDP_FLOWS:
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return cli_usage_error(CMD, "bad --udp-flows '%s': give on or off", val);
+		a->group.no_flows = !strcmp(val, "off");
+		break;
 	case CLI_OPT_METRICS:
 		a->metrics = true;
 		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
@@ -345,6 +355,9 @@ static int serve_operands(void *args, struct cli_parser *p)
 	if (p->given[CLI_OPT_FLOW_TABLE] && !a->group.udp)
 		return cli_usage_error(CMD,
 				       "--flow-table applies to udp only: add --udp or drop it");
+	if (p->given[CLI_OPT_UDP_FLOWS] && !a->group.udp)
+		return cli_usage_error(CMD,
+				       "--udp-flows applies to udp only: add --udp or drop it");
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
 		return cli_usage_error(
 			CMD, "--takeover needs a steering program: the kernel policy has none");
