@@ -11,6 +11,7 @@
 #include <reuselb/policy.bpf.h>
 #include <reuselb/cid.h>
 #include "quic.bpf.h"
+#include "rollout.bpf.h"
 
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
@@ -28,39 +29,53 @@ struct {
 RLB_MAPS(RLB_MAP_DEFINED)
 #undef RLB_MAP_DEFINED
 
-/* Next turn of round-robin and weighted; shared by all CPUs, hence the atomic add. */
+/*
+ * Next turn of round-robin and weighted; shared by all CPUs, hence the atomic add. Not a cursor
+ * per CPU: the rotation would no longer be exact (each CPU would rotate on its own, and a
+ * client moved between CPUs would see a worker twice), which the policy promises.
+ */
 __u64 rr_cursor;
 
-static __always_inline __u32 by_hash(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				     __u32 nr)
+/*
+ * Whether the policy looks at the 4-tuple (its own or a fallback's hash): then rlb_steer()
+ * reads it once, before choose(), and hands it down (NULL when the packet has none to read).
+ * The rotations and random picks never read it.
+ */
+static __always_inline int reads_flow(__u32 policy)
 {
-	struct rlb_flow flow;
+	return policy != RLB_POLICY_KERNEL && policy != RLB_POLICY_ROUND_ROBIN &&
+	       policy != RLB_POLICY_LEAST_CONN && policy != RLB_POLICY_WEIGHTED &&
+	       policy != RLB_POLICY_RANDOM;
+}
 
-	if (rlb_read_flow(md, &flow))
+static __always_inline __u32 by_hash(struct sk_reuseport_md *md, const struct rlb_config *cfg,
+				     const struct rlb_flow *flow, __u32 nr)
+{
+	if (!flow)
 		return rlb_scale(md->hash, nr);
-	return rlb_scale(rlb_hash_flow(&flow, cfg->seed), nr);
+	return rlb_scale(rlb_hash_flow(flow, cfg->seed), nr);
 }
 
 /*
  * The next turn of the rotation that falls on a live worker. A draining or closed worker's
  * turn is skipped, not given to its neighbour, so the others keep equal shares.
  */
-static __always_inline __u32 next_turn(__u32 nr)
+static __always_inline __u32 next_turn(const struct rlb_config *cfg, __u32 nr)
 {
 	__u32 w = 0;
 
 	for (__u32 i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (i >= nr)
 			break;
-		w = __sync_fetch_and_add(&rr_cursor, 1) % nr;
-		if (rlb_worker_live(w))
+		w = __sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) % nr;
+		if (rlb_worker_live_of(cfg, w))
 			break;
 	}
 	return w;
 }
 
 /* Power of two choices: the less loaded of two distinct random workers. */
-static __always_inline __u32 least_conn(__u32 nr)
+static __always_inline __u32 least_conn(const struct rlb_config *cfg, __u32 nr)
 {
 	__u32 a = rlb_scale(bpf_get_prandom_u32(), nr), b;
 	int live_a, live_b;
@@ -68,8 +83,8 @@ static __always_inline __u32 least_conn(__u32 nr)
 	if (nr == 1)
 		return 0;
 	b = (a + 1 + rlb_scale(bpf_get_prandom_u32(), nr - 1)) % nr;
-	live_a = rlb_worker_live(a);
-	live_b = rlb_worker_live(b);
+	live_a = rlb_worker_live_of(cfg, a);
+	live_b = rlb_worker_live_of(cfg, b);
 	if (live_a != live_b)
 		return live_a ? a : b;
 	return rlb_worker_load(b) < rlb_worker_load(a) ? b : a;
@@ -83,13 +98,14 @@ static __always_inline __u32 from_table(void *map, __u32 key)
 }
 
 static __always_inline __u32 maglev_pick(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-					 __u32 nr)
+					 const struct rlb_flow *f, __u32 nr)
 {
 	struct rlb_flow flow;
 	__u32 h;
 
-	if (rlb_read_flow(md, &flow))
+	if (!f)
 		return rlb_scale(md->hash, nr);
+	flow = *f;
 	/* source address and port only: the flow keeps its worker whatever it connects to */
 	__builtin_memset(flow.daddr, 0, sizeof(flow.daddr));
 	flow.dport = 0;
@@ -98,14 +114,14 @@ static __always_inline __u32 maglev_pick(struct sk_reuseport_md *md, const struc
 }
 
 static __always_inline __u32 on_this_cpu(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-					 __u32 nr)
+					 const struct rlb_flow *f, __u32 nr)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct rlb_cpu *c = bpf_map_lookup_elem(&cpus, &cpu);
 
-	if (c && c->worker < nr && rlb_worker_live(c->worker))
+	if (c && c->worker < nr && rlb_worker_live_of(cfg, c->worker))
 		return c->worker;
-	return by_hash(md, cfg, nr);
+	return by_hash(md, cfg, f, nr);
 }
 
 /*
@@ -120,51 +136,50 @@ static __always_inline __u32 on_this_cpu(struct sk_reuseport_md *md, const struc
  * tells its caller so through *done.
  */
 static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				    __u32 nr, int *done)
+				    const struct rlb_flow *f, __u32 nr, int *done)
 {
 	__u8 cid[RLB_CID_LEN];
 	__u32 slot;
 
 	if (rlb_quic_dcid(md, cid))
-		return by_hash(md, cfg, nr);
+		return by_hash(md, cfg, f, nr);
 	slot = rlb_cid_slot(cid, cfg->seed);
-	if (slot >= cfg->base && slot - cfg->base < nr && rlb_worker_live(slot - cfg->base))
-		return slot - cfg->base;
+	if (slot >= rlb_slot(0) && slot - rlb_slot(0) < nr && rlb_worker_live(slot - rlb_slot(0)))
+		return slot - rlb_slot(0);
 	if (slot < RLB_MAX_SLOTS && rlb_select_slot(md, slot) == 0) {
 		*done = 1;
 		return RLB_NONE;
 	}
-	return by_hash(md, cfg, nr);
+	return by_hash(md, cfg, f, nr);
 }
 
 static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb_config *cfg,
-				    __u32 nr, int *done)
+				    const struct rlb_flow *f, __u32 nr, int *done)
 {
-	struct rlb_flow flow;
-
 	switch (cfg->policy) {
 	case RLB_POLICY_KERNEL:
 		return RLB_NONE;
 	case RLB_POLICY_HASH:
-		return by_hash(md, cfg, nr);
+		return by_hash(md, cfg, f, nr);
 	case RLB_POLICY_SOURCE_IP:
-		if (rlb_read_flow(md, &flow))
+		if (!f)
 			return rlb_scale(md->hash, nr);
-		return rlb_scale(rlb_hash_saddr(&flow, cfg->seed), nr);
+		return rlb_scale(rlb_hash_saddr(f, cfg->seed), nr);
 	case RLB_POLICY_ROUND_ROBIN:
-		return next_turn(nr);
+		return next_turn(cfg, nr);
 	case RLB_POLICY_LEAST_CONN:
-		return least_conn(nr);
+		return least_conn(cfg, nr);
 	case RLB_POLICY_WEIGHTED:
-		return from_table(&weighted, (cfg->table & 1) * RLB_WEIGHT_TABLE +
-						     (__sync_fetch_and_add(&rr_cursor, 1) &
-						      (RLB_WEIGHT_TABLE - 1)));
+		return from_table(&weighted,
+				  (cfg->table & 1) * RLB_WEIGHT_TABLE +
+					  (__sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) &
+					   (RLB_WEIGHT_TABLE - 1)));
 	case RLB_POLICY_MAGLEV:
-		return maglev_pick(md, cfg, nr);
+		return maglev_pick(md, cfg, f, nr);
 	case RLB_POLICY_CPU:
-		return on_this_cpu(md, cfg, nr);
+		return on_this_cpu(md, cfg, f, nr);
 	case RLB_POLICY_QUIC_CID:
-		return by_cid(md, cfg, nr, done);
+		return by_cid(md, cfg, f, nr, done);
 	case RLB_POLICY_RANDOM:
 	default:
 		return rlb_scale(bpf_get_prandom_u32(), nr);
@@ -189,26 +204,47 @@ static __always_inline int not_a_new_connection(struct sk_reuseport_md *md)
 	return (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN;
 }
 
+/*
+ * The config is read once, and the packet's 4-tuple at most once: a datagram of a known flow
+ * costs one load of its headers, one lookup in "flows" and the select.
+ */
 SEC("sk_reuseport")
 int rlb_steer(struct sk_reuseport_md *md)
 {
-	const struct rlb_config *cfg;
-	int done = 0;
-	__u32 nr;
+	const struct rlb_config *cfg = rlb_config();
+	const struct rlb_flow *f = NULL;
+	struct rlb_flow flow;
+	int done = 0, flows;
+	__u32 nr, slot;
 
-	if (not_a_new_connection(md))
+	/* never NULL (key 0 of an array): the check is for the verifier */
+	if (!cfg)
 		return SK_PASS;
-	/* a known UDP flow stays where it is, whoever chose its socket */
-	if (rlb_known_flow(md) == 0)
+	flows = rlb_tracks_flows_of(md, cfg);
+	if (flows) {
+		if (rlb_read_flow(md, &flow) == 0) {
+			f = &flow;
+			/* a known UDP flow stays where it is, whoever chose its socket */
+			if (rlb_known_flow_of(md, cfg, f) == 0)
+				return SK_PASS;
+		}
+	} else if (not_a_new_connection(md)) {
 		return SK_PASS;
+	}
+	/* in a rollout, the new connection or flow goes to a generation first */
+	rlb_rollout_split(cfg);
 	bpf_tail_call(md, &custom, 0);
 
-	cfg = rlb_config();
-	nr = rlb_nr_workers();
-	if (!cfg || nr == 0)
-		return rlb_select(md, RLB_NONE);
-	nr = choose(md, cfg, nr, &done);
-	return done ? SK_PASS : rlb_select(md, nr);
+	if (!flows && reads_flow(cfg->policy) && rlb_read_flow(md, &flow) == 0)
+		f = &flow;
+	nr = rlb_nr_workers_of(cfg);
+	nr = nr ? choose(md, cfg, f, nr, &done) : RLB_NONE;
+	if (done)
+		return SK_PASS;
+	slot = rlb_select_worker_of(md, cfg, nr);
+	if (slot != RLB_NONE && flows && f)
+		rlb_remember_flow(f, slot);
+	return SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -70,6 +70,8 @@ enum rlb_policy {
 	X(CPUS, cpus)         \
 	X(FLOWS, flows)       \
 	X(CUSTOM, custom)     \
+	X(PICK, pick)         \
+	X(SHED, shed)         \
 	X(MEMBERS, members)
 
 /* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
@@ -99,11 +101,24 @@ enum rlb_handover {
 	RLB_HANDOVER_SERVING = 3, /* its workers run; the owner keeps its listeners a while */
 	RLB_HANDOVER_RELEASED = 4, /* the owner let go of its listeners; the successor waits for
 				    * the pins */
+	/* a rollout (user/lib/rollout.c): the successor joined as a canary, config.rollout is 1 */
+	RLB_HANDOVER_CANARY = 5,
+	/* the canary was rolled back: it closes its listeners, finishes and exits */
+	RLB_HANDOVER_ROLLBACK = 6,
+};
+
+/* config.event: how the last rollout of the group ended (reuselb rollout shows it). */
+enum rlb_rollout_event {
+	RLB_ROLLOUT_NONE = 0,
+	RLB_ROLLOUT_PROMOTED = 1,    /* reuselb rollout promote: the canary took the group */
+	RLB_ROLLOUT_ROLLED_BACK = 2, /* reuselb rollout rollback: the canary left */
+	RLB_ROLLOUT_CANARY_DIED = 3, /* the canary died; the owner took its share back */
 };
 
 _Static_assert(sizeof(enum rlb_policy) == 4, "BPF ABI: enum rlb_policy");
 _Static_assert(sizeof(enum rlb_handover) == 4, "BPF ABI: enum rlb_handover");
 _Static_assert(sizeof(enum rlb_worker_state) == 4, "BPF ABI: enum rlb_worker_state");
+_Static_assert(sizeof(enum rlb_rollout_event) == 4, "BPF ABI: enum rlb_rollout_event");
 
 /* config.flags: the program was loaded as BPF_SK_REUSEPORT_SELECT_OR_MIGRATE. */
 #define RLB_CFG_MIGRATE 1u
@@ -146,8 +161,54 @@ struct rlb_config {
 	__u32 prev_nr_workers;
 	enum rlb_policy prev_policy;
 	__u32 pad2;
+	/*
+	 * A rollout, written under the control lock by the canary (join), the CLI (reuselb
+	 * rollout set, promote, rollback) and the owner (a canary that died). While rollout is
+	 * 1, each new connection or UDP flow is given to a generation first, share in 100 to
+	 * the canary's and the rest to base's, in an exact rotation (bpf/rollout.bpf.h); then
+	 * the policy picks a worker within that generation. rollout is the one field the
+	 * program tests when none is under way.
+	 */
+	__u32 rollout;
+	__u32 share;	   /* 0 .. 100: percent of new connections and flows to the canary */
+	__u32 canary_base; /* the canary's generation: slots canary_base .. + canary_nr - 1 */
+	__u32 canary_nr;
+	enum rlb_rollout_event event; /* how the last rollout ended */
+	__u32 event_pid;	      /* the canary of that rollout */
 };
-_Static_assert(sizeof(struct rlb_config) == 88, "BPF ABI: struct rlb_config");
+_Static_assert(sizeof(struct rlb_config) == 112, "BPF ABI: struct rlb_config");
+
+/*
+ * Map "pick", per CPU, key 0: the generation the program gave the packet it is placing now,
+ * during a rollout. Written by the program before the policy runs (a user's policy too, after
+ * the tail call), read by the helpers of reuselb/policy.bpf.h; a program runs to its end on
+ * one CPU, so the value is the current packet's.
+ */
+struct rlb_pick {
+	__u32 generation; /* base / RLB_MAX_WORKERS: 0 or 1 */
+	__u32 base;
+	__u32 nr;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct rlb_pick) == 16, "BPF ABI: struct rlb_pick");
+
+/* struct rlb_shed.count: every connection the worker has. */
+#define RLB_SHED_ALL 0xffffffffu
+
+/*
+ * Map "shed", key = slot: an order to a worker to close some of its keep-alive connections
+ * gently (the answer to their next request says Connection: close), spread over a window, so
+ * that their clients reconnect and the policy places them anew. Written under the control
+ * lock by the CLI (reuselb drain --shed, reuselb rebalance); read by the worker's process
+ * (rlb_worker_should_shed), which acts once on each new seq. The program does not read it.
+ */
+struct rlb_shed {
+	__u32 seq;	/* a new order when it changes */
+	__u32 count;	/* connections to close, or RLB_SHED_ALL */
+	__u32 window_s; /* spread over this many seconds */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct rlb_shed) == 16, "BPF ABI: struct rlb_shed");
 
 /*
  * Map "workers", key = slot. Control state of each worker: written by userspace (library at
@@ -200,12 +261,12 @@ _Static_assert(sizeof(struct rlb_cpu) == 4, "BPF ABI: struct rlb_cpu");
 struct rlb_flow_slot {
 	__u32 slot;
 	/*
-	 * bpf_ktime_get_ns() >> RLB_FLOW_BORN_SHIFT when the entry was made (about ms, wrapping
+	 * bpf_ktime_get_coarse_ns() >> RLB_FLOW_BORN_SHIFT when the entry was made (about ms, wrapping
 	 * after 52 days): an entry made anew, where the owner's last look saw an older one of
 	 * the same flow, tells that the older one was evicted.
 	 */
 	__u32 born;
-	__u64 seen_ns; /* bpf_ktime_get_ns() of the flow's last datagram */
+	__u64 seen_ns; /* bpf_ktime_get_coarse_ns() of the flow's last datagram (within 1/4 s) */
 };
 #define RLB_FLOW_BORN_SHIFT 20
 _Static_assert(sizeof(struct rlb_flow_slot) == 16, "BPF ABI: struct rlb_flow_slot");

@@ -123,6 +123,22 @@ struct {
 	__type(value, struct rlb_flow_slot);
 } flows SEC(".maps");
 
+/* Key 0, per CPU: struct rlb_pick, the generation of the packet placed now (a rollout). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rlb_pick);
+} pick SEC(".maps");
+
+/* Key slot: struct rlb_shed. Written by the CLI, read by the workers' process; not by BPF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RLB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct rlb_shed);
+} shed SEC(".maps");
+
 /* Key slot: struct rlb_member, the process that serves the slot. Written by userspace only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -138,30 +154,75 @@ static __always_inline const struct rlb_config *rlb_config(void)
 	return bpf_map_lookup_elem(&config, &key);
 }
 
-/* Workers in the serving generation; 0 when the config is unusable. */
+/*
+ * The helpers below come in two forms: rlb_x_of(cfg, ...) for a caller that has read the
+ * config once (the built-in program: a lookup per use adds up on a path run per datagram),
+ * and rlb_x(...), which looks it up itself, for users' policies.
+ */
+
+/* During a rollout, the generation the program gave this packet; NULL when none is on. */
+static __always_inline const struct rlb_pick *rlb_picked(const struct rlb_config *cfg)
+{
+	__u32 key = 0;
+
+	return cfg && cfg->rollout ? bpf_map_lookup_elem(&pick, &key) : NULL;
+}
+
+/*
+ * Workers in the generation this packet goes to (the serving one, or in a rollout the one
+ * the split gave it); 0 when the config is unusable.
+ */
+static __always_inline __u32 rlb_nr_workers_of(const struct rlb_config *cfg)
+{
+	const struct rlb_pick *p = rlb_picked(cfg);
+	__u32 nr, base;
+
+	if (!cfg)
+		return 0;
+	nr = p ? p->nr : cfg->nr_workers;
+	base = p ? p->base : cfg->base;
+	if (nr > RLB_MAX_WORKERS || base > RLB_MAX_SLOTS - nr)
+		return 0;
+	return nr;
+}
+
 static __always_inline __u32 rlb_nr_workers(void)
 {
-	const struct rlb_config *cfg = rlb_config();
+	return rlb_nr_workers_of(rlb_config());
+}
 
-	if (!cfg || cfg->nr_workers > RLB_MAX_WORKERS ||
-	    cfg->base > RLB_MAX_SLOTS - cfg->nr_workers)
-		return 0;
-	return cfg->nr_workers;
+static __always_inline __u32 rlb_slot_of(const struct rlb_config *cfg, __u32 worker)
+{
+	const struct rlb_pick *p = rlb_picked(cfg);
+
+	return (p ? p->base : cfg ? cfg->base : 0) + worker;
 }
 
 static __always_inline __u32 rlb_slot(__u32 worker)
 {
-	const struct rlb_config *cfg = rlb_config();
+	return rlb_slot_of(rlb_config(), worker);
+}
 
-	return (cfg ? cfg->base : 0) + worker;
+static __always_inline int rlb_worker_live_of(const struct rlb_config *cfg, __u32 worker)
+{
+	__u32 slot = rlb_slot_of(cfg, worker);
+	struct rlb_worker *w = bpf_map_lookup_elem(&workers, &slot);
+
+	return w && w->state == RLB_WORKER_LIVE;
+}
+
+/*
+ * The generation (0 or 1) whose workers this packet's policy picks from: during a rollout,
+ * the one the split gave it (canary or not); else the serving one.
+ */
+static __always_inline __u32 rlb_generation(void)
+{
+	return rlb_slot(0) / RLB_MAX_WORKERS;
 }
 
 static __always_inline int rlb_worker_live(__u32 worker)
 {
-	__u32 slot = rlb_slot(worker);
-	struct rlb_worker *w = bpf_map_lookup_elem(&workers, &slot);
-
-	return w && w->state == RLB_WORKER_LIVE;
+	return rlb_worker_live_of(rlb_config(), worker);
 }
 
 static __always_inline __u32 rlb_worker_weight(__u32 worker)
@@ -197,37 +258,77 @@ static __always_inline void rlb_count_queued(struct sk_reuseport_md *md, __u32 s
 }
 
 /*
+ * The headers in front of the program's view of the packet, as far as the ports: read with one
+ * load from the network header, which the ports follow when it has no options (IPv4) or
+ * extension headers (IPv6).
+ */
+struct rlb_hdr4 {
+	__u8 ver_ihl;
+	__u8 pad[8];
+	__u8 protocol;
+	__u16 check;
+	__u32 saddr;
+	__u32 daddr;
+	__u16 ports[2];
+};
+
+struct rlb_hdr6 {
+	__u32 ver_flow;
+	__u16 len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 ports[2];
+};
+
+/*
  * Reads the 4-tuple from the packet, v4 or v6. Returns -1 when there is no packet to read:
  * a request migrating from a closed listener comes with an empty skb.
  */
 static __always_inline int rlb_read_flow(struct sk_reuseport_md *md, struct rlb_flow *f)
 {
-	__u16 ports[2];
+	union {
+		struct rlb_hdr4 v4;
+		struct rlb_hdr6 v6;
+	} h;
+	int direct;
 
-	__builtin_memset(f, 0, sizeof(*f));
 	if (md->eth_protocol == bpf_htons(ETH_P_IP)) {
-		/* saddr and daddr are adjacent in struct iphdr, at offset 12 */
-		__u32 a[2];
-
-		if (bpf_skb_load_bytes_relative(md, 12, a, sizeof(a), BPF_HDR_START_NET))
+		if (bpf_skb_load_bytes_relative(md, 0, &h.v4, sizeof(h.v4), BPF_HDR_START_NET))
 			return -1;
-		f->saddr[0] = a[0];
-		f->daddr[0] = a[1];
+		__builtin_memset(f, 0, sizeof(*f));
+		f->saddr[0] = h.v4.saddr;
+		f->daddr[0] = h.v4.daddr;
+		direct = h.v4.ver_ihl == 0x45;
 	} else if (md->eth_protocol == bpf_htons(ETH_P_IPV6)) {
-		/* saddr then daddr, at offset 8 of struct ipv6hdr */
-		if (bpf_skb_load_bytes_relative(md, 8, f, 32, BPF_HDR_START_NET))
+		if (bpf_skb_load_bytes_relative(md, 0, &h.v6, sizeof(h.v6), BPF_HDR_START_NET))
 			return -1;
+		__builtin_memcpy(f, h.v6.saddr, 32);
+		direct = h.v6.nexthdr == md->ip_protocol;
 	} else {
 		return -1;
 	}
-	/* the program sees the packet from its transport header: TCP and UDP start with ports */
-	if (bpf_skb_load_bytes(md, 0, ports, sizeof(ports)))
+	/*
+	 * Options or extension headers put the ports elsewhere; the program sees the packet from
+	 * its transport header, and TCP and UDP start with the ports.
+	 */
+	if (!direct && bpf_skb_load_bytes(md, 0, h.v4.ports, sizeof(h.v4.ports)))
 		return -1;
-	f->sport = ports[0];
-	f->dport = ports[1];
+	/* the union's two views put the ports at different offsets */
+	if (md->eth_protocol == bpf_htons(ETH_P_IPV6) && direct) {
+		f->sport = h.v6.ports[0];
+		f->dport = h.v6.ports[1];
+	} else {
+		f->sport = h.v4.ports[0];
+		f->dport = h.v4.ports[1];
+	}
 	return 0;
 }
 
+/*
+ * The stats map is per-CPU, and one CPU runs one program at a time: plain adds, no atomics.
+ */
 static __always_inline void rlb_count(__u32 slot, int migrating, int fallback)
 {
 	struct rlb_stats *st = bpf_map_lookup_elem(&stats, &slot);
@@ -235,11 +336,11 @@ static __always_inline void rlb_count(__u32 slot, int migrating, int fallback)
 	if (!st)
 		return;
 	if (fallback)
-		__sync_fetch_and_add(&st->fallback, 1);
+		st->fallback++;
 	else if (migrating)
-		__sync_fetch_and_add(&st->migrated, 1);
+		st->migrated++;
 	else
-		__sync_fetch_and_add(&st->steered, 1);
+		st->steered++;
 }
 
 /*
@@ -264,9 +365,10 @@ static __always_inline int rlb_select_slot(struct sk_reuseport_md *md, __u32 slo
  * (-ENOENT from the helper). With no live worker, or worker == RLB_NONE, nothing is selected
  * (RLB_NONE is returned) and the kernel's hash decides.
  */
-static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32 worker)
+static __always_inline __u32 rlb_select_worker_of(struct sk_reuseport_md *md,
+						  const struct rlb_config *cfg, __u32 worker)
 {
-	__u32 nr = rlb_nr_workers(), base = rlb_slot(0);
+	__u32 nr = rlb_nr_workers_of(cfg), base = rlb_slot_of(cfg, 0);
 	int migrating = md->migrating_sk != 0;
 
 	if (worker < nr) {
@@ -276,7 +378,7 @@ static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32
 			if (i >= nr)
 				break;
 			slot = base + (worker + i) % nr;
-			if (rlb_worker_live(slot - base) &&
+			if (rlb_worker_live_of(cfg, slot - base) &&
 			    bpf_sk_select_reuseport(md, &socks, &slot, 0) == 0) {
 				if (i)
 					rlb_count(base + worker, 0, 1);
@@ -291,36 +393,75 @@ static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32
 	return RLB_NONE;
 }
 
+static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32 worker)
+{
+	return rlb_select_worker_of(md, rlb_config(), worker);
+}
+
+/* Whether the group remembers this packet's flow (UDP groups do). */
+static __always_inline int rlb_tracks_flows_of(struct sk_reuseport_md *md,
+					       const struct rlb_config *cfg)
+{
+	return cfg && (cfg->flags & RLB_CFG_FLOWS) && md->ip_protocol == IPPROTO_UDP;
+}
+
 /* Whether the group remembers this packet's flow (UDP groups do); fills flow if so. */
 static __always_inline int rlb_tracks_flow(struct sk_reuseport_md *md, struct rlb_flow *flow)
 {
-	const struct rlb_config *cfg = rlb_config();
-
-	return cfg && (cfg->flags & RLB_CFG_FLOWS) && md->ip_protocol == IPPROTO_UDP &&
-	       rlb_read_flow(md, flow) == 0;
+	return rlb_tracks_flows_of(md, rlb_config()) && rlb_read_flow(md, flow) == 0;
 }
+
+/*
+ * Flow times are CLOCK_MONOTONIC at the tick's precision (bpf_ktime_get_coarse_ns): timeouts
+ * are whole seconds, and reading the clock itself cost more on this path (kvm-clock).
+ *
+ * A flow's last datagram is written down only when the entry is older than this: a store per
+ * datagram into the shared table costs more than the timeout (whole seconds) needs.
+ */
+#define RLB_FLOW_REFRESH_NS (1ULL << 28) /* about a quarter of a second */
 
 /*
  * A datagram of a flow seen lately goes back to the socket that had it, whatever generation
  * that is, so that a restart leaves running flows where they are. Returns 0 once selected.
  */
-static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
+static __always_inline int rlb_known_flow_of(struct sk_reuseport_md *md,
+					     const struct rlb_config *cfg,
+					     const struct rlb_flow *flow)
 {
-	const struct rlb_config *cfg = rlb_config();
-	struct rlb_flow_slot *fs;
-	struct rlb_flow flow;
-	__u64 now;
+	struct rlb_flow_slot *fs = bpf_map_lookup_elem(&flows, flow);
+	__u64 now, age;
 
-	if (!cfg || !rlb_tracks_flow(md, &flow))
+	if (!fs)
 		return -1;
-	fs = bpf_map_lookup_elem(&flows, &flow);
-	now = bpf_ktime_get_ns();
-	if (!fs || now - fs->seen_ns > (__u64)cfg->flow_timeout * 1000000000ULL)
+	now = bpf_ktime_get_coarse_ns();
+	age = now - fs->seen_ns;
+	if (age > (__u64)cfg->flow_timeout * 1000000000ULL)
 		return -1;
 	if (rlb_select_slot(md, fs->slot))
 		return -1;
-	fs->seen_ns = now;
+	if (age > RLB_FLOW_REFRESH_NS)
+		fs->seen_ns = now;
 	return 0;
+}
+
+static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
+{
+	const struct rlb_config *cfg = rlb_config();
+	struct rlb_flow flow;
+
+	if (!rlb_tracks_flows_of(md, cfg) || rlb_read_flow(md, &flow))
+		return -1;
+	return rlb_known_flow_of(md, cfg, &flow);
+}
+
+/* A UDP flow's first datagram: the slot it got is where the rest of it goes. */
+static __always_inline void rlb_remember_flow(const struct rlb_flow *flow, __u32 slot)
+{
+	struct rlb_flow_slot fs = { .slot = slot };
+
+	fs.seen_ns = bpf_ktime_get_coarse_ns();
+	fs.born = fs.seen_ns >> RLB_FLOW_BORN_SHIFT;
+	bpf_map_update_elem(&flows, flow, &fs, BPF_ANY);
 }
 
 /*
@@ -329,14 +470,12 @@ static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
  */
 static __always_inline int rlb_select(struct sk_reuseport_md *md, __u32 worker)
 {
-	struct rlb_flow_slot fs = { .slot = rlb_select_worker(md, worker) };
+	const struct rlb_config *cfg = rlb_config();
+	__u32 slot = rlb_select_worker_of(md, cfg, worker);
 	struct rlb_flow flow;
 
-	if (fs.slot != RLB_NONE && rlb_tracks_flow(md, &flow)) {
-		fs.seen_ns = bpf_ktime_get_ns();
-		fs.born = fs.seen_ns >> RLB_FLOW_BORN_SHIFT;
-		bpf_map_update_elem(&flows, &flow, &fs, BPF_ANY);
-	}
+	if (slot != RLB_NONE && rlb_tracks_flows_of(md, cfg) && rlb_read_flow(md, &flow) == 0)
+		rlb_remember_flow(&flow, slot);
 	return SK_PASS;
 }
 

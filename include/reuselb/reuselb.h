@@ -45,6 +45,19 @@ struct rlb_group_opts {
 	 * RLB_MAX_FLOWS, or for a takeover the live table's size (another is refused).
 	 */
 	unsigned int flow_table;
+	/*
+	 * UDP: remember no flows (serve --udp-flows off): the policy steers every datagram, as
+	 * for DNS-like traffic whose every query stands alone. A restart then moves each source
+	 * to the new instance with its next datagram.
+	 */
+	bool no_flows;
+	/*
+	 * With takeover: join as a canary (reuselb serve --canary) that gets canary_share
+	 * percent (0 .. 100) of new connections and flows beside the owner, instead of all
+	 * of them; reuselb rollout then sets the share, promotes it or rolls it back.
+	 */
+	bool canary;
+	unsigned int canary_share;
 };
 
 /*
@@ -260,6 +273,62 @@ int rlb_ctl_policy_name(const struct rlb_ctl *ctl, char *buf, size_t len);
  * Mints a QUIC connection ID (layout in reuselb/cid.h) that steers to this worker under the
  * quic-cid policy; host (14 bits) is left for an L4 balancer in front.
  */
+/*
+ * Rollouts (user/lib/rollout.c): a canary generation beside the serving one, a share of new
+ * connections and flows for it, and the way out either side. Every change takes the control
+ * lock and checks the canary's pid for life.
+ */
+struct rlb_rollout_gen {
+	unsigned int generation; /* 0 or 1: slots generation * RLB_MAX_WORKERS ... */
+	int pid;
+	unsigned int nr_workers;
+	unsigned int share;	  /* percent of new connections and flows it gets */
+	uint64_t steered, active; /* summed over its workers */
+	uint64_t errors;	  /* choices of its workers that could not take the connection */
+	const char *state;	  /* "serving", "canary" or "handing-over" */
+};
+struct rlb_rollout_view {
+	unsigned int nr; /* generations in gens: 1 with no rollout or takeover, else 2 */
+	struct rlb_rollout_gen gens[2];
+	bool rollout;		      /* a canary shares the new connections now */
+	enum rlb_rollout_event event; /* how the last rollout ended */
+	int event_pid;		      /* its canary */
+};
+int rlb_ctl_rollout_read(const struct rlb_ctl *ctl, struct rlb_rollout_view *v);
+/* The canary's share, 0 .. 100, live; -ENOENT when no canary is on, -ERANGE past 100. */
+int rlb_ctl_rollout_set(struct rlb_ctl *ctl, unsigned int share);
+/* The canary takes every new connection, and the owner hands the group over to it. */
+int rlb_ctl_rollout_promote(struct rlb_ctl *ctl);
+/* The owner takes every new connection back; the canary closes its listeners and exits. */
+int rlb_ctl_rollout_rollback(struct rlb_ctl *ctl);
+/* "promoted", "rolled back", "canary died" or "" (enum rlb_rollout_event). */
+const char *rlb_rollout_event_name(unsigned int event);
+/*
+ * A canary's serving loop asks this now and then: true once it was rolled back. It then
+ * calls rlb_group_roll_back, which takes its workers out of the steering (TCP listeners close
+ * and their queues migrate to the owner), finishes what it has and closes the group.
+ */
+bool rlb_group_rolled_back(struct rlb_group *g);
+int rlb_group_roll_back(struct rlb_group *g);
+
+/*
+ * Moving long-lived connections gently (user/lib/shed.c). An order tells a worker to close
+ * count of its keep-alive connections (RLB_SHED_ALL: all it has), spread over window_s
+ * seconds: a server asks rlb_worker_should_shed() where it decides whether a connection stays
+ * open after an answer, and closes it when told (HTTP: Connection: close). Their clients
+ * reconnect and the policy places them anew.
+ */
+int rlb_ctl_shed(struct rlb_ctl *ctl, unsigned int worker, unsigned int count,
+		 unsigned int window_s);
+/*
+ * Orders each live worker whose active connections exceed the live workers' mean by more
+ * than threshold percent to shed the excess. shed[i] gets what worker i was told (0: none).
+ */
+int rlb_ctl_rebalance(struct rlb_ctl *ctl, unsigned int threshold, unsigned int window_s,
+		      unsigned int shed[RLB_MAX_WORKERS]);
+/* Called by the worker's own thread only: whether this connection should close now. */
+bool rlb_worker_should_shed(struct rlb_group *g, unsigned int worker);
+
 int rlb_ctl_cid_mint(const struct rlb_ctl *ctl, unsigned int worker, uint16_t host,
 		     uint8_t cid[RLB_CID_LEN]);
 

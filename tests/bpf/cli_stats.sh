@@ -29,7 +29,8 @@ jq -e --arg g "tcp-$port" '
 	.group == $g and .policy == "round-robin" and .unsteered == 0 and
 	(.workers | length) == 4 and
 	all(.workers[]; (keys - ["id","state","weight","steered","accepted","active","fallback",
-				 "migrated","busy"]) == [] and .state == "live" and .weight == 100 and
+				 "migrated","busy","generation"]) == [] and .state == "live" and
+			.weight == 100 and .generation == 0 and
 			.steered == 0 and .accepted == 0 and .active == 0) and
 	([.workers[].id] == [0,1,2,3])' <<<"$json" >/dev/null ||
 	fail "stats --json before traffic: $json"

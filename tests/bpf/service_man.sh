@@ -65,7 +65,7 @@ while read -r map; do
 	grep -q "\b$map\b" <(sed -n '/^FILES$/,/^EXAMPLES$/p' "$tmp/reuselb.8.txt") ||
 		fail "reuselb(8) FILES does not name the map $map"
 done < <(sed -n 's/^[[:space:]]*X([A-Z_]*, *\([a-z_]*\)).*/\1/p' "$src/include/reuselb/abi.h")
-grep -q "the program steer" "$tmp/reuselb.8.txt" || fail "reuselb(8) FILES does not name steer"
+grep -Eq "the +program +steer" "$tmp/reuselb.8.txt" || fail "reuselb(8) FILES does not name steer"
 
 "$src/contrib/man/gen-man" "$REUSELB" "$src" "$tmp/now.8" || fail "gen-man failed"
 cmp -s "$tmp/now.8" "$man8" || fail "the built reuselb(8) is not what the binary makes now:" \

@@ -94,7 +94,7 @@ value=$(bpftool -j map lookup pinned "$config" key 0 0 0 0 | jq -r --argjson pid
 	[.value[] | ltrimstr("0x") | explode | map(if . >= 97 then . - 87 else . - 48 end) |
 	 .[0] * 16 + .[1]] as $v |
 	($v[0:8] + le32(64) + $v[12:28] + le32($pid) + $v[32:64] + le32(2) + le32(0) +
-	 le32(0) + le32(2) + $v[0:4] + $v[84:88]) | map(tostring) | join(" ")')
+	 le32(0) + le32(2) + $v[0:4] + $v[84:88] + $v[88:]) | map(tostring) | join(" ")')
 # shellcheck disable=SC2086
 bpftool map update pinned "$config" key 0 0 0 0 value $value || fail "cannot forge config"
 for ((i = 0; i < 100; i++)); do

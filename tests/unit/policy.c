@@ -72,7 +72,7 @@ static void test_abi(void)
 {
 	CHECK(RLB_POLICY_KERNEL == 0 && RLB_POLICY_ROUND_ROBIN == 3 && RLB_POLICY_QUIC_CID == 9,
 	      "policy numbers are part of the map ABI");
-	CHECK(sizeof(struct rlb_config) == 88 && sizeof(struct rlb_worker) == 8 &&
+	CHECK(sizeof(struct rlb_config) == 112 && sizeof(struct rlb_worker) == 8 &&
 		      sizeof(struct rlb_load) == 64 && sizeof(struct rlb_stats) == 24,
 	      "struct sizes are part of the map ABI");
 	CHECK((RLB_WEIGHT_TABLE & (RLB_WEIGHT_TABLE - 1)) == 0, "weighted table is a power of 2");

@@ -31,6 +31,8 @@ int cmd_drain(int argc, char **argv);
 int cmd_undrain(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+int cmd_rebalance(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 
@@ -86,6 +88,12 @@ enum cli_opt {
 	CLI_OPT_TAKEOVER,
 	CLI_OPT_GRACE,
 	CLI_OPT_CONFIRM,
+	CLI_OPT_UDP_FLOWS,
+	CLI_OPT_CANARY,
+	/* drain's and rebalance's */
+	CLI_OPT_SHED,
+	CLI_OPT_SHED_WINDOW,
+	CLI_OPT_THRESHOLD,
 	/* attach's */
 	CLI_OPT_PID,
 	CLI_OPT_FOLLOW,

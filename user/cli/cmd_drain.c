@@ -10,12 +10,15 @@
 #include "cli/cli.h"
 
 static const char drain_usage[] =
-	"Usage: reuselb drain {-p PORT [--udp] | --name GROUP} WORKER\n"
+	"Usage: reuselb drain {-p PORT [--udp] | --name GROUP} [--shed [--shed-window SECS]] WORKER\n"
 	"\n"
 	"Drain a worker: the steering program gives it no new connections, while the\n"
 	"connections it has stay open and are served (keep-alive included). 'reuselb stats'\n"
 	"shows it as draining; 'reuselb undrain' brings it back. Draining the last live\n"
-	"worker is refused.\n"
+	"worker is refused. With --shed (serve --mode http), the worker also closes its\n"
+	"keep-alive connections gently: the answer to the next request of each says\n"
+	"Connection: close, a few at a time over --shed-window, and the clients reconnect to\n"
+	"the other workers.\n"
 	"\n"
 	"  WORKER             the worker's id, 0 to the group's workers - 1\n";
 
@@ -44,11 +47,27 @@ static const struct cli_option options[] = {
 	{},
 };
 
+#define SHED_WINDOW_DEFAULT 10
+#define SHED_WINDOW_MAX 3600
+
+static const struct cli_option drain_options[] = {
+	CLI_TARGET_OPTIONS,
+	{ "shed", CLI_OPT_SHED, NULL, "also close its keep-alive connections gently" },
+	{ "shed-window", CLI_OPT_SHED_WINDOW, "SECS",
+	  "with --shed: spread them over this long, 0 to " CLI_STR(
+		  SHED_WINDOW_MAX) " (default " CLI_STR(SHED_WINDOW_DEFAULT) ")" },
+	CLI_VERBOSE_HELP_OPTIONS,
+	{},
+};
+
+static int drain_option(void *args, const struct cli_parser *p, int opt, const char *val);
+
 static const struct cli_command drain_command = {
 	.name = "drain",
 	.usage = drain_usage,
-	.options = options,
+	.options = drain_options,
 	.more = more,
+	.own = drain_option,
 };
 
 static const struct cli_command undrain_command = {
@@ -62,7 +81,27 @@ struct drain_args {
 	struct cli_common common;
 	const char *cmd;
 	unsigned int worker;
+	bool shed;
+	unsigned int shed_window;
 };
+
+static int drain_option(void *args, const struct cli_parser *p, int opt, const char *val)
+{
+	struct drain_args *a = args;
+	unsigned long n = 0;
+	int err;
+
+	switch (opt) {
+	case CLI_OPT_SHED:
+		a->shed = true;
+		return 0;
+	case CLI_OPT_SHED_WINDOW:
+		err = cli_uint_option(p, opt, val, 0, SHED_WINDOW_MAX, " seconds", &n);
+		a->shed_window = n;
+		return err;
+	}
+	return 1;
+}
 
 static int drain_operands(void *args, struct cli_parser *p)
 {
@@ -73,6 +112,8 @@ static int drain_operands(void *args, struct cli_parser *p)
 				       "missing the worker: give its id (see 'reuselb stats')");
 	if (cli_operands_at_most(p, 1) || cli_parse_worker(a->cmd, p->argv[p->next], &a->worker))
 		return -EINVAL;
+	if (p->given[CLI_OPT_SHED_WINDOW] && !a->shed)
+		return cli_usage_error(a->cmd, "--shed-window goes with --shed");
 	return cli_target_finish(&a->common.target, p);
 }
 
@@ -86,6 +127,7 @@ static int run(const struct cli_command *command, int argc, char **argv, bool dr
 
 	memset(&a, 0, sizeof(a));
 	a.cmd = cmd;
+	a.shed_window = SHED_WINDOW_DEFAULT;
 	ret = cli_begin(command, argc, argv, &a.common, &a, drain_operands);
 	if (ret >= 0)
 		return ret;
@@ -93,6 +135,8 @@ static int run(const struct cli_command *command, int argc, char **argv, bool dr
 	if (ret)
 		return ret;
 	err = rlb_ctl_set_draining(ctl, a.worker, draining);
+	if (!err && a.shed)
+		err = rlb_ctl_shed(ctl, a.worker, RLB_SHED_ALL, a.shed_window);
 	if (!err)
 		err = rlb_ctl_read(ctl, &st);
 	if (err)
@@ -102,7 +146,10 @@ static int run(const struct cli_command *command, int argc, char **argv, bool dr
 		       "%llu open\n",
 		       a.common.target.group, a.worker,
 		       (unsigned long long)st.workers[a.worker].active);
-	else
+	if (!err && a.shed)
+		printf("group %s: worker %u closes them gently over %u s\n", a.common.target.group,
+		       a.worker, a.shed_window);
+	if (!err && !draining)
 		printf("group %s: worker %u live: it takes new connections\n",
 		       a.common.target.group, a.worker);
 	rlb_ctl_close(ctl);

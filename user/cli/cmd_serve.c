@@ -22,8 +22,9 @@ static const char usage[] =
 	"Usage: reuselb serve -p PORT [-a ADDR] [-w N] [--policy NAME] [--mode MODE]\n"
 	"                     [--udp] [-b N] [--max-conns N] [--idle-timeout SECS]\n"
 	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
+	"                     [--udp-flows on|off]\n"
 	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
-	"                     [--confirm MS] [-v]\n"
+	"                     [--confirm MS] [--canary PCT] [-v]\n"
 	"\n"
 	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
 	"program that picks the worker of each new connection (or datagram).\n"
@@ -67,6 +68,10 @@ static const struct cli_option options[] = {
 	  "before --flow-timeout are counted (reuselb stats): give\n"
 	  "at least new flows per second x flow timeout. A takeover\n"
 	  "keeps the live table's size (another is refused)" },
+	{ "udp-flows", CLI_OPT_UDP_FLOWS, "on|off",
+	  "udp: off remembers no flows: the policy steers every\n"
+	  "datagram (DNS-like traffic, each query alone); a restart\n"
+	  "then moves a source with its next datagram (default on)" },
 	{ "metrics", CLI_OPT_METRICS, "ADDR:PORT",
 	  "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	  "(IPv6: [ADDR]:PORT; port 0 picks a free one); off unless\n"
@@ -84,6 +89,11 @@ static const struct cli_option options[] = {
 	  "this long, 0 to " CLI_STR(CONFIRM_LIMIT) " ms (default "
 	  CLI_STR(SERVE_CONFIRM_DEFAULT_MS) "); if it dies\n"
 	  "first, take the group back" },
+	{ "canary", CLI_OPT_CANARY, "PCT",
+	  "with --takeover: join as a canary that gets PCT % (0 to\n"
+	  "100) of new connections and flows beside the live\n"
+	  "instance instead of all of them; then reuselb rollout\n"
+	  "sets the share, promotes it or rolls it back" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -282,6 +292,11 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 				      &n);
 		a->group.flow_table = n;
 		break;
+	case CLI_OPT_UDP_FLOWS:
+		if (strcmp(val, "on") && strcmp(val, "off"))
+			return cli_usage_error(CMD, "bad --udp-flows '%s': give on or off", val);
+		a->group.no_flows = !strcmp(val, "off");
+		break;
 	case CLI_OPT_METRICS:
 		a->metrics = true;
 		if (parse_host_port(val, &a->metrics_addr, &a->metrics_port))
@@ -301,6 +316,11 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 	case CLI_OPT_CONFIRM:
 		err = cli_uint_option(p, opt, val, 0, CONFIRM_LIMIT, " ms", &n);
 		a->confirm_ms = n;
+		break;
+	case CLI_OPT_CANARY:
+		err = cli_uint_option(p, opt, val, 0, 100, " percent", &n);
+		a->group.canary = true;
+		a->group.canary_share = n;
 		break;
 	default:
 		/* --udp, --name, -v and -h */
@@ -335,9 +355,14 @@ static int serve_operands(void *args, struct cli_parser *p)
 	if (p->given[CLI_OPT_FLOW_TABLE] && !a->group.udp)
 		return cli_usage_error(CMD,
 				       "--flow-table applies to udp only: add --udp or drop it");
+	if (p->given[CLI_OPT_UDP_FLOWS] && !a->group.udp)
+		return cli_usage_error(CMD,
+				       "--udp-flows applies to udp only: add --udp or drop it");
 	if (a->group.takeover && a->group.policy == RLB_POLICY_KERNEL)
 		return cli_usage_error(
 			CMD, "--takeover needs a steering program: the kernel policy has none");
+	if (a->group.canary && !a->group.takeover)
+		return cli_usage_error(CMD, "--canary joins a live group: add --takeover");
 	if (a->group.takeover && !a->group.name && !a->group.port)
 		return cli_usage_error(CMD,
 				       "--takeover needs the group: give --name or a fixed --port, "

@@ -46,7 +46,7 @@ static const char more[] =
 	"  {\"group\":\"tcp-8080\",\"policy\":\"round-robin\",\n"
 	"   \"workers\":[{\"id\":0,\"state\":\"live\",\"weight\":100,\"steered\":N,\n"
 	"                \"accepted\":N,\"active\":N,\"fallback\":N,\"migrated\":N,\n"
-	"                \"busy\":N}, ...],\n"
+	"                \"busy\":N,\"generation\":N}, ...],\n"
 	"   \"unsteered\":N}\n"
 	"  a udp group also has \"flow_table\":N,\"flows_evicted\":N.\n"
 	"  with --watch, each worker also has \"steered_per_s\" and \"accepted_per_s\" (null in\n"
@@ -226,6 +226,8 @@ static void print_json(const char *group, const struct sample *cur, const struct
 		       ",\"migrated\":%" PRIu64 ",\"busy\":%" PRIu64,
 		       i ? "," : "", i, cli_state_name(w->state), w->weight, w->steered,
 		       w->accepted, w->active, w->fallback, w->migrated, w->busy);
+		/* the slots' half: 0 or 1, as reuselb rollout names the generations */
+		printf(",\"generation\":%u", st->base / RLB_MAX_WORKERS);
 		if (rates && prev)
 			printf(",\"steered_per_s\":%.1f,\"accepted_per_s\":%.1f",
 			       rate(prev->st.workers[i].steered, w->steered, secs),

@@ -17,6 +17,10 @@ static const struct cmd {
 	{ "undrain", cmd_undrain, "let a drained worker take new connections again" },
 	{ "list", cmd_list, "list the groups serving on this host" },
 	{ "probe", cmd_probe, "show the BPF features the running kernel offers" },
+	{ "rebalance", cmd_rebalance,
+	  "move keep-alive connections off the busiest workers, gently" },
+	{ "rollout", cmd_rollout,
+	  "show a canary beside the serving instance; set, promote, roll back" },
 	{ "attach", cmd_attach, "steer the SO_REUSEPORT sockets of a running server (nginx, ...)" },
 	{ "detach", cmd_detach, "give an attached server's sockets back to the kernel's hash" },
 };

@@ -166,7 +166,8 @@ static void set_ctl_fds(struct rlb_group *g)
 
 unsigned int rlb_config_flags(const struct rlb_group *g)
 {
-	return (g->features.migrate ? RLB_CFG_MIGRATE : 0) | (g->opts.udp ? RLB_CFG_FLOWS : 0) |
+	return (g->features.migrate ? RLB_CFG_MIGRATE : 0) |
+	       (g->opts.udp && !g->opts.no_flows ? RLB_CFG_FLOWS : 0) |
 	       (g->adopted ? RLB_CFG_ADOPTED : 0);
 }
 

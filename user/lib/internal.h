@@ -43,6 +43,14 @@ void rlb_ctl_fini(struct rlb_ctl *c);
 int rlb_ctl_lock(struct rlb_ctl *c);
 void rlb_ctl_unlock(struct rlb_ctl *c);
 
+/* A worker's progress through its latest shed order (user/lib/shed.c); its thread's own. */
+struct rlb_shed_state {
+	uint64_t next_look_ms; /* when to read the order again */
+	uint32_t seq;	       /* the order acted on */
+	uint32_t budget, done; /* connections to close, closed so far */
+	uint64_t start_ms, window_ms;
+};
+
 struct rlb_group {
 	struct rlb_group_opts opts;
 	char name[RLB_NAME_MAX + 1];
@@ -57,7 +65,9 @@ struct rlb_group {
 	bool handed_over;  /* a successor owns the group: leave program and pins */
 	int pin_err;	   /* a successor: re-pinning the program failed (-errno) */
 	bool claimed;	   /* config.successor names us and the pins are not ours yet */
-	pthread_t waiter;  /* takes the lock once the predecessor lets go */
+	int reattached;	   /* the rolled-back canary after which our program was attached again */
+	struct rlb_shed_state shed[RLB_MAX_WORKERS];
+	pthread_t waiter; /* takes the lock once the predecessor lets go */
 	bool waiter_running;
 	int waiter_stop;
 	uint16_t port;

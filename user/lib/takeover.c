@@ -26,12 +26,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
+#include "rollout.h"
 #include "steer.skel.h"
 
 static const char *const state_names[] = {
-	[RLB_HANDOVER_NONE] = "none",	      [RLB_HANDOVER_PROPOSED] = "proposed",
-	[RLB_HANDOVER_JOINED] = "joined",     [RLB_HANDOVER_SERVING] = "serving",
+	[RLB_HANDOVER_NONE] = "none",
+	[RLB_HANDOVER_PROPOSED] = "proposed",
+	[RLB_HANDOVER_JOINED] = "joined",
+	[RLB_HANDOVER_SERVING] = "serving",
 	[RLB_HANDOVER_RELEASED] = "released",
+	[RLB_HANDOVER_CANARY] = "canary",
+	[RLB_HANDOVER_ROLLBACK] = "rolling back",
 };
 
 const char *rlb_handover_name(unsigned int state)
@@ -124,6 +129,7 @@ static int undo_takeover(struct rlb_ctl *c, struct rlb_config *cfg)
 		if (err)
 			return err;
 	}
+	rlb_rollout_end(cfg);
 	cfg->successor = 0;
 	cfg->handover = RLB_HANDOVER_NONE;
 	cfg->owner = 0;
@@ -158,17 +164,9 @@ int rlb_takeover_claim(struct rlb_group *g)
 		return err;
 	err = read_config(&g->ctl, &cfg);
 	/*
-	 * The owner this instance found at its start may have handed over since, to a
-	 * successor that started with us: taking over from that one would chain a second
-	 * takeover onto the first.
+	 * A successor that is alive comes first: while it takes the pins over from the owner
+	 * that released them, the group has no locked owner to name.
 	 */
-	owner = rlb_group_live(g->name);
-	if (!err && owner != g->predecessor)
-		err = rlb_error(-EBUSY,
-				"group %s changed hands while this instance started (pid %d serves "
-				"it now, not pid %d): this instance stops before binding anything; "
-				"try again",
-				g->name, owner, g->predecessor);
 	if (!err && cfg.successor && (pid_t)cfg.successor != getpid()) {
 		if (rlb_pid_alive(cfg.successor))
 			err = rlb_error(
@@ -180,6 +178,18 @@ int rlb_takeover_claim(struct rlb_group *g)
 		else
 			err = undo_takeover(&g->ctl, &cfg);
 	}
+	/*
+	 * The owner this instance found at its start may have handed over since, to a
+	 * successor that started with us: taking over from that one would chain a second
+	 * takeover onto the first.
+	 */
+	owner = rlb_group_live(g->name);
+	if (!err && owner != g->predecessor)
+		err = rlb_error(-EBUSY,
+				"group %s changed hands while this instance started (pid %d serves "
+				"it now, not pid %d): this instance stops before binding anything; "
+				"try again",
+				g->name, owner, g->predecessor);
 	if (!err) {
 		cfg.successor = getpid();
 		cfg.handover = RLB_HANDOVER_PROPOSED;
@@ -274,7 +284,9 @@ int rlb_takeover_finish(struct rlb_group *g)
 	/* our sockets are in the group now: attaching here replaces the old program for all */
 	if (!err)
 		err = attach(g);
-	if (!err) {
+	if (!err && g->opts.canary) {
+		rlb_rollout_join(g, &cfg);
+	} else if (!err) {
 		cfg.base = g->base;
 		cfg.nr_workers = g->opts.nr_workers;
 		cfg.policy = g->opts.policy;
@@ -343,6 +355,13 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 		return err;
 	v->successor = cfg.successor;
 	v->state = cfg.handover;
+	/* a canary rolled back: it leaves, and the program that runs should be ours again */
+	if (cfg.handover == RLB_HANDOVER_ROLLBACK && g->reattached != v->successor) {
+		g->reattached = v->successor;
+		err = attach(g);
+		if (err)
+			return err;
+	}
 	if (rlb_pid_alive(cfg.successor))
 		return 0;
 	err = rlb_ctl_lock(&g->ctl);
@@ -423,6 +442,7 @@ void rlb_takeover_leave(struct rlb_group *g)
 	} else if ((pid_t)cfg.successor != self && rlb_group_owns_pins(g) &&
 		   rlb_pid_alive(cfg.successor)) {
 		if (cfg.handover >= RLB_HANDOVER_JOINED) {
+			rlb_rollout_owner_leaves(&g->ctl, &cfg);
 			cfg.handover = RLB_HANDOVER_RELEASED;
 			write_config(&g->ctl, &cfg);
 			g->handed_over = true;

@@ -6,11 +6,33 @@
 #include <time.h>
 #include "server/worker.h"
 
+/*
+ * A 200 answer depends on the worker, keep-alive and HEAD only: each of the four is formatted
+ * once and copied after that, which spares a snprintf per request.
+ */
+static int format_ok(struct worker *w, char *buf, bool keep_alive, bool head)
+{
+	unsigned int k = keep_alive * 2 + head;
+
+	if (!w->ok_len[k]) {
+		int n = http_format_response(w->ok[k], sizeof(w->ok[k]), 200, w->id, keep_alive,
+					     head);
+
+		if (n <= 0)
+			return n;
+		w->ok_len[k] = n;
+	}
+	memcpy(buf, w->ok[k], w->ok_len[k]);
+	return w->ok_len[k];
+}
+
 /* The caller has made HTTP_MAX_RESPONSE bytes of room in out[]. */
 static void answer(struct worker *w, struct conn *c, int status, bool keep_alive, bool head)
 {
-	int n = http_format_response(c->out + c->out_len, conn_out_room(c), status, w->id,
-				     keep_alive, head);
+	char *buf = c->out + c->out_len;
+	int n = status == 200 ? format_ok(w, buf, keep_alive, head) :
+				http_format_response(buf, conn_out_room(c), status, w->id,
+						     keep_alive, head);
 
 	if (n > 0)
 		c->out_len += n;
@@ -45,11 +67,19 @@ void http_on_input(struct worker *w, struct conn *c)
 		}
 		c->in_off += n;
 		c->body_left = req.content_length;
+		/* only then may its connection end without lingering (worker.c, conn_settle) */
+		c->peer_closes = !req.keep_alive;
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			http_burn(req.burn_us);
-		/* after a handover, each connection ends with its next answer */
-		answer(w, c, 200, req.keep_alive && !w->handed_over, req.head);
+		/*
+		 * after a handover, each connection ends with its next answer; a worker told to
+		 * shed (reuselb drain --shed, rebalance) ends some, spread over a window
+		 */
+		answer(w, c, 200,
+		       req.keep_alive && !w->handed_over &&
+			       !rlb_worker_should_shed(w->group, w->id),
+		       req.head);
 		rlb_worker_busy(w->group, w->id, -1);
 	}
 }

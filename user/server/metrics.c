@@ -179,6 +179,9 @@ static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char
 	snap->unsteered = st.unsteered;
 	snap->flow_table = st.flow_table;
 	snap->flows_evicted = st.flows_evicted;
+	err = metrics_generations(ctl, snap);
+	if (err)
+		return err;
 	for (unsigned int i = 0; i < st.nr_workers; i++) {
 		const struct rlb_worker_stats *ws = &st.workers[i];
 

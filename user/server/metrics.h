@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <reuselb/reuselb.h>
 
 #include "server/server.h"
@@ -29,6 +30,11 @@ struct metrics_snapshot {
 	unsigned int flow_table; /* UDP: the flows table's size; 0 for TCP */
 	uint64_t flows_evicted;	 /* UDP: flows it evicted before their timeout */
 	struct metrics_worker workers[RLB_MAX_WORKERS];
+	/* the generations of a rollout or takeover (1 or 2) and each one's share, in percent */
+	unsigned int nr_generations;
+	struct {
+		unsigned int generation, share;
+	} generations[2];
 };
 
 /*
@@ -36,6 +42,11 @@ struct metrics_snapshot {
  * values escaped. Returns a string to free(), its length in *len, or NULL when out of memory.
  */
 char *metrics_render(const struct metrics_snapshot *snap, size_t *len);
+
+/* The generations of snap's group and their shares, read through ctl (metrics_rollout.c). */
+int metrics_generations(const struct rlb_ctl *ctl, struct metrics_snapshot *snap);
+/* reuselb_generation_share{group,generation}, after the other families (metrics_rollout.c). */
+void metrics_render_generations(FILE *f, const struct metrics_snapshot *snap, const char *group);
 
 /* Writes value with the text format's label escapes (\\, \", \n); returns bytes needed. */
 size_t metrics_escape(char *buf, size_t size, const char *value);

@@ -121,6 +121,8 @@ char *metrics_render(const struct metrics_snapshot *snap, size_t *len)
 		fprintf(f, "reuselb_flows_evicted_total{group=\"%s\"} %" PRIu64 "\n", group,
 			snap->flows_evicted);
 	}
+	if (snap->steering)
+		metrics_render_generations(f, snap, group);
 	header(f, "reuselb_policy_info", "gauge", "The steering policy of the group.");
 	fprintf(f, "reuselb_policy_info{group=\"%s\",policy=\"%s\"} 1\n", group, policy);
 	if (fclose(f)) {

@@ -38,6 +38,7 @@ struct run {
 	int sigfd;
 	int predecessor; /* the pid we took over from, 0 if none */
 	bool owner_told;
+	bool rolled_back;     /* a canary rolled back (reuselb rollout rollback): it hands back */
 	struct notify notify; /* what the service manager was told */
 };
 
@@ -141,6 +142,12 @@ static int serve_until(struct run *r, int *successor)
 				return 0;
 			usr2 = true;
 		}
+		/* a canary that was rolled back hands the group back as an owner hands over */
+		if (r->predecessor > 0 && rlb_group_rolled_back(r->g)) {
+			r->rolled_back = true;
+			*successor = r->predecessor;
+			return 0;
+		}
 		watching = false;
 		if (rlb_group_check_takeover(r->g, &v)) {
 			fprintf(stderr, "reuselb: cannot check the takeover of group %s: %s\n",
@@ -229,8 +236,12 @@ static int wind_down(struct run *r, int successor)
 	/* the successor, given the same --metrics, answers every scrape from now on */
 	metrics_close(r->m);
 	r->m = NULL;
+	if (r->rolled_back && rlb_group_roll_back(r->g))
+		fprintf(stderr, "reuselb: %s\n", rlb_last_error());
 	err = server_wind_down(r->s, &o, &res);
-	printf("reuselb: handed over group %s to pid %d; ", rlb_group_name(r->g), successor);
+	printf(r->rolled_back ? "reuselb: rolled back: handed group %s back to pid %d; " :
+				"reuselb: handed over group %s to pid %d; ",
+	       rlb_group_name(r->g), successor);
 	if (!cfg->group.udp)
 		printf("%" PRIu64 " connection%s cut at %s\n", res.cut, res.cut == 1 ? "" : "s",
 		       res.interrupted ? "a stop signal" : "the grace deadline");

@@ -104,7 +104,7 @@ static void conn_close(struct worker *w, struct conn *c)
 	conn_unlink(w, c);
 	/* closing also takes it out of the epoll set: nobody else holds the file */
 	close(c->fd);
-	free(c);
+	conn_put(w, c);
 	set_nr_conns(w, w->nr_conns - 1);
 	rlb_worker_closed(w->group, w->id);
 }
@@ -112,7 +112,6 @@ static void conn_close(struct worker *w, struct conn *c)
 static void conn_open(struct worker *w, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	const int one = 1;
 	struct conn *c;
 
 	count_accepted(w);
@@ -122,19 +121,17 @@ static void conn_open(struct worker *w, int fd)
 		return;
 	}
 	/* over the bound, a quick close tells the client more than a full queue would */
-	c = w->nr_conns < w->max_conns ? malloc(sizeof(*c)) : NULL;
+	c = w->nr_conns < w->max_conns ? conn_get(w) : NULL;
 	if (!c) {
 		drop(w, fd);
 		return;
 	}
-	/* each batch of answers is one send: Nagle would only hold the next one back */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(c, 0, offsetof(struct conn, in));
 	c->fd = fd;
 	c->events = EPOLLIN;
 	ev.data.ptr = c;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		free(c);
+		conn_put(w, c);
 		drop(w, fd);
 		return;
 	}
@@ -277,6 +274,8 @@ static int conn_read(struct conn *c)
 		c->peer_eof = true;
 	else if (!c->lingering)
 		c->in_len += n;
+	/* TCP hands over all it holds up to room: a shorter read emptied the queue */
+	c->drained = (size_t)n < room;
 	return 0;
 }
 
@@ -317,9 +316,15 @@ static bool conn_settle(struct worker *w, struct conn *c)
 		return false;
 	} else if (c->closing && !c->lingering) {
 		/*
-		 * close() with unread input sends a reset, which can destroy the answer on its way:
-		 * end our side instead and read until the peer closes (or the idle timeout).
+		 * close() with unread input sends a reset, which can destroy the answer on its way.
+		 * When the peer asked to close, after a request it sent whole, and nothing is left
+		 * unread, it sends no more (RFC 9112 9.6): a plain close sends a FIN behind the
+		 * answer, as nginx does. Otherwise (an error, a body still coming, keep-alive that
+		 * we end: handover, shed, its next request may be on its way) end our side only and
+		 * read until the peer closes (or the idle timeout).
 		 */
+		if (c->peer_closes && c->drained && !c->in_len && !c->body_left)
+			return false;
 		shutdown(c->fd, SHUT_WR);
 		c->lingering = true;
 		c->in_len = 0;
@@ -546,6 +551,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 	struct epoll_event stop = { .events = EPOLLIN, .data.ptr = NULL };
 	struct epoll_event sock = { .events = EPOLLIN, .data.ptr = w };
 	struct epoll_event ctl = { .events = EPOLLIN, .data.ptr = &w->ctlfd };
+	const int one = 1;
 
 	memset(w, 0, sizeof(*w));
 	w->group = opts->group;
@@ -572,6 +578,13 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (w->spare_fd < 0)
 			return -errno;
+		/*
+		 * Each batch of answers is one send: Nagle would only hold the next one back.
+		 * Accepted sockets inherit the listener's TCP_NODELAY: set once here, not per
+		 * connection.
+		 */
+		if (setsockopt(w->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+			return -errno;
 	}
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
@@ -591,5 +604,6 @@ void worker_fini(struct worker *w)
 		close(w->ctlfd);
 	if (w->spare_fd >= 0)
 		close(w->spare_fd);
+	conn_pool_free(w);
 	free(w->dgram);
 }

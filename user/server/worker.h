@@ -30,6 +30,8 @@ struct conn {
 	bool peer_eof;		   /* the peer has shut down its sending side */
 	bool lingering;		   /* our side is shut down: discard input until the peer closes */
 	bool answered;		   /* http: a request has been answered, keep-alive has begun */
+	bool drained;		   /* the last read left nothing in the socket's queue */
+	bool peer_closes; /* http: the request answered last asked to close (RFC 9112 9.6) */
 	char in[CONN_IN_SIZE];
 	char out[CONN_OUT_SIZE];
 };
@@ -59,6 +61,8 @@ struct worker {
 	bool handed_over;   /* http: keep-alive ends with the next answer */
 	bool idle_told;	    /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
+	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
+	unsigned int nr_spare;
 	/*
 	 * Read live by other threads (metrics, the handover wait), hence written with relaxed
 	 * atomic stores by this thread, its only writer, and read with atomic loads.
@@ -68,6 +72,9 @@ struct worker {
 	uint64_t last_rx_ms; /* udp: now_ms of the latest datagram, 0 before the first */
 	uint64_t accepted, requests;
 	char *dgram; /* udp: one datagram, received and answered in place */
+	/* http: the 200 answers, formatted once; index keep_alive * 2 + head; length 0 until then */
+	char ok[4][HTTP_MAX_RESPONSE];
+	uint16_t ok_len[4];
 	pthread_t thread;
 	/* results, read by the main thread after the join */
 	uint64_t cut; /* connections still open (not winding down) when the worker stopped */
@@ -90,6 +97,13 @@ void worker_request(struct worker *w, int bits);
 void *worker_main(void *arg);
 /* After the join (or instead of a start): frees what worker_init() made. */
 void worker_fini(struct worker *w);
+
+/* A struct conn from the worker's spares, else from malloc; NULL when out of memory. */
+struct conn *conn_get(struct worker *w);
+/* Keeps c for a next connection (or frees it when the worker has spares enough). */
+void conn_put(struct worker *w, struct conn *c);
+/* Frees the spares: the worker is done. */
+void conn_pool_free(struct worker *w);
 
 static inline size_t conn_out_room(const struct conn *c)
 {
