@@ -11,6 +11,7 @@
 #include <reuselb/policy.bpf.h>
 #include <reuselb/cid.h>
 #include "quic.bpf.h"
+#include "queue.bpf.h"
 
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
@@ -57,22 +58,6 @@ static __always_inline __u32 next_turn(__u32 nr)
 			break;
 	}
 	return w;
-}
-
-/* Power of two choices: the less loaded of two distinct random workers. */
-static __always_inline __u32 least_conn(__u32 nr)
-{
-	__u32 a = rlb_scale(bpf_get_prandom_u32(), nr), b;
-	int live_a, live_b;
-
-	if (nr == 1)
-		return 0;
-	b = (a + 1 + rlb_scale(bpf_get_prandom_u32(), nr - 1)) % nr;
-	live_a = rlb_worker_live(a);
-	live_b = rlb_worker_live(b);
-	if (live_a != live_b)
-		return live_a ? a : b;
-	return rlb_worker_load(b) < rlb_worker_load(a) ? b : a;
 }
 
 static __always_inline __u32 from_table(void *map, __u32 key)
@@ -154,7 +139,9 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	case RLB_POLICY_ROUND_ROBIN:
 		return next_turn(nr);
 	case RLB_POLICY_LEAST_CONN:
-		return least_conn(nr);
+		return rlb_least(md, nr, RLB_SCAN_LOAD);
+	case RLB_POLICY_QUEUE:
+		return rlb_least(md, nr, RLB_SCAN_QUEUE);
 	case RLB_POLICY_WEIGHTED:
 		return from_table(&weighted, (cfg->table & 1) * RLB_WEIGHT_TABLE +
 						     (__sync_fetch_and_add(&rr_cursor, 1) &

@@ -63,6 +63,7 @@ struct rlb_group {
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
 	struct rlb_flows_watch *flows; /* UDP: counts flows evicted early (flows.c) */
+	struct rlb_queue_watch *queues; /* writes the queue policy's depths (queue_poll.c) */
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
@@ -134,6 +135,11 @@ int rlb_flows_watch_start(struct rlb_group *g);
 void rlb_flows_watch_stop(struct rlb_group *g);
 /* The flows map's size and the count of flows it evicted early, through c. */
 int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *table);
+/* The owner's thread that writes the queue policy's depths while the policy is queue. */
+int rlb_queue_watch_start(struct rlb_group *g);
+void rlb_queue_watch_stop(struct rlb_group *g);
+/* Fills st's per-worker queues from sock_diag; a failure leaves them unknown (queues.c). */
+void rlb_ctl_fill_queues(const struct rlb_ctl *c, struct rlb_group_stats *st);
 /* The skeleton's maps, indexed by enum rlb_map. */
 void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT]);
 
