@@ -148,6 +148,10 @@ const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t le
 			off += snprintf(buf + off, len - off, "%s %s", missing++ ? "" : "; missing",
 					all[i].name);
 	if (!missing && off < len)
-		snprintf(buf + off, len - off, "; missing none");
+		off += snprintf(buf + off, len - off, "; missing none");
+	/* the program cannot read the queues yet: which way queue runs, and how fresh */
+	if (f->mmapable && off < len)
+		snprintf(buf + off, len - off,
+			 "; queue reads accept queues from sock_diag every %d ms", RLB_QUEUE_POLL_MS);
 	return buf;
 }
