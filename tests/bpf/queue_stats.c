@@ -141,11 +141,11 @@ int main(void)
 			goto out;
 		counts[w]++;
 	}
-	printf("accepted %d/%d/%d, queued at 3: %d, dropped: %d\n", counts[0], counts[1],
-	       counts[2], counts[3], counts[4]);
+	printf("accepted %d/%d/%d, queued at 3: %d, dropped: %d\n", counts[0], counts[1], counts[2],
+	       counts[3], counts[4]);
 	CHECK(counts[STUCK] == BACKLOG + 1 && counts[STUCK + 1] == NR_CONNS / NR_WORKERS - 3,
-	      "worker 3 queued %d and dropped %d, want %d and %d", counts[STUCK],
-	      counts[STUCK + 1], BACKLOG + 1, NR_CONNS / NR_WORKERS - 3);
+	      "worker 3 queued %d and dropped %d, want %d and %d", counts[STUCK], counts[STUCK + 1],
+	      BACKLOG + 1, NR_CONNS / NR_WORKERS - 3);
 	shell("stats --json",
 	      "%s stats --name %s --json | jq -e '(.workers[3] | .queue == 3 and .queue_limit == 2 "
 	      "and .drops >= 7) and all(.workers[0:3][]; .queue == 0 and .queue_limit == 2 and "

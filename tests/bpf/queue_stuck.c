@@ -40,7 +40,7 @@ struct ctx {
 	struct rlb_group *g;
 	struct rlb_load *load; /* the load map, mapped: the poller's stamps */
 	size_t load_len;
-	uint32_t stuck_queue;  /* worker STUCK's accept queue as last seen */
+	uint32_t stuck_queue; /* worker STUCK's accept queue as last seen */
 	int counts[NR_WORKERS];
 };
 

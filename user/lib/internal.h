@@ -62,7 +62,7 @@ struct rlb_group {
 	uint16_t port;
 	uint32_t prog_id;
 	int fds[RLB_MAX_WORKERS];
-	struct rlb_flows_watch *flows; /* UDP: counts flows evicted early (flows.c) */
+	struct rlb_flows_watch *flows;	/* UDP: counts flows evicted early (flows.c) */
 	struct rlb_queue_watch *queues; /* writes the queue policy's depths (queue_poll.c) */
 };
 

@@ -152,6 +152,7 @@ const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t le
 	/* the program cannot read the queues yet: which way queue runs, and how fresh */
 	if (f->mmapable && off < len)
 		snprintf(buf + off, len - off,
-			 "; queue reads accept queues from sock_diag every %d ms", RLB_QUEUE_POLL_MS);
+			 "; queue reads accept queues from sock_diag every %d ms",
+			 RLB_QUEUE_POLL_MS);
 	return buf;
 }

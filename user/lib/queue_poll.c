@@ -55,8 +55,9 @@ int rlb_queue_poller_open(struct rlb_ctl *ctl, struct rlb_queue_poller **out)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return rlb_bpf_error(-errno, "cannot read the load map");
 	if (!(info.map_flags & BPF_F_MMAPABLE))
-		return rlb_error(-EOPNOTSUPP, "the load map of group %s is not mmapable: the "
-					      "queue policy needs Linux 5.5+",
+		return rlb_error(-EOPNOTSUPP,
+				 "the load map of group %s is not mmapable: the "
+				 "queue policy needs Linux 5.5+",
 				 ctl->name);
 	p = calloc(1, sizeof(*p));
 	if (!p)

@@ -136,8 +136,8 @@ char *metrics_render(const struct metrics_snapshot *snap, size_t *len)
 		header(f, fam->name, fam->type, fam->help);
 		for (unsigned int w = 0; w < snap->nr_workers; w++)
 			if (known(&snap->workers[w], i))
-				fprintf(f, "%s{group=\"%s\",worker=\"%u\"} %" PRIu64 "\n", fam->name, group,
-				w, field(&snap->workers[w], i));
+				fprintf(f, "%s{group=\"%s\",worker=\"%u\"} %" PRIu64 "\n",
+					fam->name, group, w, field(&snap->workers[w], i));
 	}
 	if (snap->steering) {
 		header(f, "reuselb_unsteered_total", "counter",
