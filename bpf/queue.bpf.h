@@ -19,6 +19,32 @@
 
 #include <reuselb/policy.bpf.h>
 
+#ifdef RLB_QUEUE_KFUNCS
+#define RLB_KERNEL_DEPTHS 1
+#include "queue_kfuncs.bpf.h"
+
+/*
+ * The accept queue of the slot's listener, read at the moment of the choice. The sockarray
+ * maps slot to socket directly, so no cookie needs matching; the verifier will not index its
+ * flexible array, hence bpf_probe_read_kernel for the pointer. -1 for an empty slot.
+ */
+static __always_inline int rlb_kernel_depth(__u32 slot, __u64 *depth)
+{
+	struct reuseport_array___rlb *arr =
+		bpf_rdonly_cast(&socks, bpf_core_type_id_kernel(struct reuseport_array___rlb));
+	struct sock___rlb *sk = NULL;
+
+	if (slot >= RLB_MAX_SLOTS || bpf_probe_read_kernel(&sk, sizeof(sk), &arr->ptrs[slot]) ||
+	    !sk)
+		return -1;
+	sk = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock___rlb));
+	*depth = sk->sk_ack_backlog;
+	return 0;
+}
+#else
+#define RLB_KERNEL_DEPTHS 0
+#endif
+
 /*
  * Where the next scan starts: after the worker chosen last. Two CPUs that read it at once
  * may choose the same worker; the next scans go on from there.
@@ -30,11 +56,26 @@ enum rlb_scan_by {
 	RLB_SCAN_LOAD,
 };
 
-static __always_inline __u64 scan_weight(const struct rlb_load *l, enum rlb_scan_by by)
+/*
+ * queue: the accept queue. least-conn: what the workers report (connections open, requests in
+ * progress) and the connections on their way to it: the program's own count of those it
+ * steered and the worker has not accepted, or the kernel's accept queue where it is longer
+ * (a server that does not report, or connections the kernel's hash placed).
+ */
+static __always_inline __u64 scan_weight(const struct rlb_load *l, __u32 slot, enum rlb_scan_by by)
 {
+	__u64 depth = l->depth;
+
+#ifdef RLB_QUEUE_KFUNCS
+	if (rlb_kernel_depth(slot, &depth))
+		depth = 0;
+#else
+	if (by == RLB_SCAN_LOAD)
+		depth = 0;
+#endif
 	if (by == RLB_SCAN_QUEUE)
-		return l->depth;
-	return l->active + l->busy + l->queued;
+		return depth;
+	return l->active + l->busy + (l->queued > depth ? l->queued : depth);
 }
 
 /*
@@ -65,7 +106,7 @@ static __always_inline __u32 rlb_least(struct sk_reuseport_md *md, __u32 nr, enu
 		l = bpf_map_lookup_elem(&load, &slot);
 		if (!st || !l || st->state != RLB_WORKER_LIVE)
 			continue;
-		weight = scan_weight(l, by);
+		weight = scan_weight(l, slot, by);
 		if (weight < best_weight) {
 			best_weight = weight;
 			best = w;
@@ -74,7 +115,9 @@ static __always_inline __u32 rlb_least(struct sk_reuseport_md *md, __u32 nr, enu
 	if (best == RLB_NONE)
 		return start;
 	scan_cursor = best + 1;
-	if (by == RLB_SCAN_QUEUE && md->ip_protocol == IPPROTO_TCP && !md->migrating_sk) {
+	/* the polled depths only: the kernel's own are exact at the next choice */
+	if (!RLB_KERNEL_DEPTHS && by == RLB_SCAN_QUEUE && md->ip_protocol == IPPROTO_TCP &&
+	    !md->migrating_sk) {
 		slot = cfg->base + best;
 		l = bpf_map_lookup_elem(&load, &slot);
 		if (l)

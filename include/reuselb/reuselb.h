@@ -259,6 +259,11 @@ struct rlb_features {
 	bool mmapable;	   /* BPF_F_MMAPABLE arrays (5.5): load reporting without syscalls */
 	bool btf;	   /* kernel BTF (/sys/kernel/btf/vmlinux) */
 	bool sockhash_select; /* bpf_sk_select_reuseport on a sockhash (not used by reuselb yet) */
+	/*
+	 * bpf_rdonly_cast in sk_reuseport programs (6.18 has it, 6.1 not): the queue policy reads
+	 * the accept queues in the program; without it, the owner polls them (sock_diag).
+	 */
+	bool queue_kfuncs;
 };
 
 int rlb_probe(struct rlb_features *out);

@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The queue policy avoids a listener that stopped accepting, from the depths the owner's
- * poller writes (sock_diag every RLB_QUEUE_POLL_MS); least-conn and queue share evenly at
- * light load (ties go round).
+ * The queue policy avoids a listener that stopped accepting, both ways it can run: the program
+ * reading the accept queues itself (where the kernel has the kfuncs: probe queue_kfuncs), and
+ * on the depths the owner's poller writes (sock_diag every RLB_QUEUE_POLL_MS; forced here with
+ * REUSELB_PROBE_DISABLE=queue_kfuncs). least-conn and queue share evenly at light load (ties
+ * go round). Each way runs in a process of its own (the probe is once per process).
  *
  * 1. A group of 4 workers on 127.0.0.1, ephemeral port, policy queue, backlog 64. Worker 3
  *    never accepts. 400 connections one after the other; each is accepted by whichever of
  *    workers 0-2 has it, or seen landing in worker 3's queue (sock_diag shows it one longer).
- *    After each, the test waits for the poller's next reading (load[slot].depth_ns moves on),
- *    so every choice is made on fresh depths: worker 3 gets exactly 1 (its queue is 1 from
- *    then on, the others' 0), and sock_diag shows its queue 1 at the end.
+ *    Worker 3 gets exactly 1 (its queue is 1 from then on, the others' 0), and sock_diag
+ *    shows its queue 1 at the end. Polled depths: after each connection the test waits for
+ *    the poller's next reading (load[slot].depth_ns moves on), so that every choice is made
+ *    on fresh depths.
  * 2. Worker 0 is drained: it has the shortest queue (0, like 1 and 2) and gets none of 200
  *    more connections; worker 3 none either.
- * 3. The same 400 connections without waiting for the poller: printed, for the record (how
- *    many reach the stuck worker between two readings).
+ * 3. Polled depths: the same 400 connections without waiting for the poller, printed for the
+ *    record (how many reach the stuck worker between two readings).
  * 4. Light load, all 4 accepting: 4000 connections under queue, then 4000 under least-conn
  *    (each reported accepted and closed by its worker): max/min of the shares <= 1.05.
  */
@@ -41,6 +44,7 @@ struct ctx {
 	struct rlb_load *load; /* the load map, mapped: the poller's stamps */
 	size_t load_len;
 	uint32_t stuck_queue; /* worker STUCK's accept queue as last seen */
+	bool polled;	      /* the owner's poller writes the depths */
 	int counts[NR_WORKERS];
 };
 
@@ -138,7 +142,8 @@ static bool run(struct ctx *c, int n, bool paced)
 		if (!CHECK(w >= 0, "connection %d reached no worker", i))
 			return false;
 		c->counts[w]++;
-		if (paced && !CHECK(poller_after(c, mono_ns()), "the poller wrote no depths"))
+		if (paced && c->polled &&
+		    !CHECK(poller_after(c, mono_ns()), "the poller wrote no depths"))
 			return false;
 	}
 	return true;
@@ -177,6 +182,8 @@ static bool unpaced(void *arg)
 {
 	struct ctx *c = arg;
 
+	if (!c->polled)
+		return true;
 	if (!run(c, NR_CONNS, false))
 		return false;
 	printf("unpaced: %d/%d/%d/%d (the stuck worker's between two readings)\n", c->counts[0],
@@ -231,7 +238,7 @@ static const struct rlbt_case cases[] = {
 	{ "4 shares at light load", light_load },
 };
 
-int main(void)
+static void scenario(void)
 {
 	struct rlb_group_opts opts = {
 		.addr = "127.0.0.1",
@@ -239,13 +246,16 @@ int main(void)
 		.policy = RLB_POLICY_QUEUE,
 		.backlog = 64,
 	};
+	struct rlb_features f = { 0 };
 	struct ctx c = { 0 };
 	int err, fd;
 
-	rlbt_require_root();
+	rlb_probe(&f);
+	c.polled = !f.queue_kfuncs;
+	printf("depths %s\n", c.polled ? "polled by the owner" : "read by the program");
 	err = rlb_group_open(&opts, &c.g);
 	if (!CHECK(!err, "rlb_group_open: %s", rlb_last_error()))
-		return rlbt_finish();
+		return;
 	fd = rlbt_group_map_fd(c.g, "load");
 	c.load_len = RLB_MAX_SLOTS * sizeof(struct rlb_load);
 	c.load = mmap(NULL, c.load_len, PROT_READ, MAP_SHARED, fd, 0);
@@ -256,5 +266,13 @@ int main(void)
 	if (fd >= 0)
 		close(fd);
 	rlb_group_close(c.g);
+}
+
+int main(void)
+{
+	rlbt_require_root();
+	/* where the kernel lacks the kfuncs (6.1), the first runs the poller's way too */
+	rlbt_in_child("as probed", NULL, scenario);
+	rlbt_in_child("polled depths", "queue_kfuncs", scenario);
 	return rlbt_finish();
 }

@@ -100,7 +100,7 @@ static int load_program(struct rlb_group *g)
 	char *log;
 	int err;
 
-	skel = steer_bpf__open();
+	skel = rlb_steer_open(g->features.queue_kfuncs);
 	if (!skel)
 		return rlb_bpf_error(-errno, "cannot open the steering program");
 	g->skel = skel;

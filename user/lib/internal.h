@@ -135,6 +135,13 @@ int rlb_flows_watch_start(struct rlb_group *g);
 void rlb_flows_watch_stop(struct rlb_group *g);
 /* The flows map's size and the count of flows it evicted early, through c. */
 int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *table);
+/*
+ * The steering program's skeleton: the build whose queue policy reads the accept queues
+ * itself when kernel_depths, else the plain one (steer_variant.c). NULL and errno on failure.
+ */
+struct steer_bpf *rlb_steer_open(bool kernel_depths);
+/* Whether the kernel lets the steering program read the accept queues (steer_variant.c). */
+bool rlb_probe_queue_kfuncs(void);
 /* The owner's thread that writes the queue policy's depths while the policy is queue. */
 int rlb_queue_watch_start(struct rlb_group *g);
 void rlb_queue_watch_stop(struct rlb_group *g);

@@ -141,7 +141,8 @@ int rlb_queue_watch_start(struct rlb_group *g)
 	struct rlb_queue_watch *w;
 	int err;
 
-	if (!g->skel || !g->features.mmapable)
+	/* the program of the kfunc build reads the queues itself */
+	if (!g->skel || !g->features.mmapable || g->features.queue_kfuncs)
 		return 0;
 	w = calloc(1, sizeof(*w));
 	if (!w)
