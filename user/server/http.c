@@ -48,6 +48,8 @@ void http_on_input(struct worker *w, struct conn *c)
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			http_burn(req.burn_us);
+		if (req.stall_ms)
+			http_stall(req.stall_ms);
 		/* after a handover, each connection ends with its next answer */
 		answer(w, c, 200, req.keep_alive && !w->handed_over, req.head);
 		rlb_worker_busy(w->group, w->id, -1);
