@@ -93,6 +93,12 @@ int rlb_group_handover(struct rlb_group *g);
 bool rlb_group_handed_over(const struct rlb_group *g);
 /* False while a taking-over group waits for its predecessor to let go of the pins. */
 bool rlb_group_owns_pins(const struct rlb_group *g);
+/*
+ * A successor whose predecessor has handed the group over (rlb_group_handover): from then on
+ * it is the group's server, even before the predecessor has finished and let go of the pins.
+ * Also true for a group that owns its pins.
+ */
+bool rlb_group_released(struct rlb_group *g);
 /* A successor that owns the pins but could not pin its program there: -errno, else 0. */
 int rlb_group_pin_error(const struct rlb_group *g);
 

@@ -457,3 +457,14 @@ bool rlb_group_owns_pins(const struct rlb_group *g)
 {
 	return __atomic_load_n(&g->lock_fd, __ATOMIC_ACQUIRE) >= 0;
 }
+
+bool rlb_group_released(struct rlb_group *g)
+{
+	struct rlb_config cfg;
+
+	if (!g->skel || rlb_group_owns_pins(g))
+		return true;
+	/* the successor's pid stays in config until it takes the pins */
+	return !read_config(&g->ctl, &cfg) && (pid_t)cfg.successor == getpid() &&
+	       cfg.handover == RLB_HANDOVER_RELEASED;
+}

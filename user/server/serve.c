@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "server/handover.h"
 #include "server/metrics.h"
+#include "server/notify.h"
 #include "server/serve.h"
 
 /*
@@ -37,6 +38,7 @@ struct run {
 	int sigfd;
 	int predecessor; /* the pid we took over from, 0 if none */
 	bool owner_told;
+	struct notify notify; /* what the service manager was told */
 };
 
 /* One line: what the kernel offers and, for each thing it lacks, what is given up. */
@@ -121,6 +123,7 @@ static int serve_until(struct run *r, int *successor)
 				continue;
 			return -errno;
 		}
+		notify_check(&r->notify);
 		if (waiting && rlb_group_owns_pins(r->g)) {
 			fprintf(stderr, "reuselb: pid %d has exited: group %s is ours\n",
 				r->predecessor, name);
@@ -145,6 +148,7 @@ static int serve_until(struct run *r, int *successor)
 			continue;
 		}
 		if (v.undone) {
+			notify_undone(&r->notify, v.successor);
 			fprintf(stderr,
 				"reuselb: pid %d, taking group %s over, died (%s): the group is "
 				"this instance's again, serving on\n",
@@ -179,6 +183,7 @@ static int serve_until(struct run *r, int *successor)
 				name, v.successor, rlb_last_error());
 			continue;
 		}
+		notify_handover(&r->notify, v.successor);
 		*successor = v.successor;
 		return 0;
 	}
@@ -343,7 +348,10 @@ int serve_run(struct serve_config *cfg)
 		ret = err == -EEXIST ? SERVE_REFUSED : 1;
 		goto out;
 	}
+	notify_started(&r.notify, cfg, r.g, r.predecessor);
 	err = serve_until(&r, &successor);
+	if (!successor)
+		notify_stopping(&r.notify);
 	if (!err && successor) {
 		ret = wind_down(&r, successor);
 		goto out;
