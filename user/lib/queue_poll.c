@@ -87,14 +87,20 @@ void rlb_queue_poller_close(struct rlb_queue_poller *p)
 int rlb_queue_poll(struct rlb_queue_poller *p)
 {
 	struct rlb_queue q[RLB_MAX_WORKERS];
+	/* room for a newer build's longer config: the lookup writes the map's value size */
+	union {
+		struct rlb_config cfg;
+		__u8 room[1024];
+	} u;
 	struct rlb_config cfg;
 	unsigned int nr;
 	__u32 key = 0;
 	uint64_t at;
 	int err;
 
-	if (bpf_map_lookup_elem(p->ctl->fd[RLB_MAP_CONFIG], &key, &cfg))
+	if (bpf_map_lookup_elem(p->ctl->fd[RLB_MAP_CONFIG], &key, &u))
 		return rlb_bpf_error(-errno, "cannot read the config map");
+	cfg = u.cfg;
 	err = rlb_ctl_read_queues(p->ctl, q, &nr);
 	if (err)
 		return err;

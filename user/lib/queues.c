@@ -145,12 +145,18 @@ int rlb_ctl_read_queues(const struct rlb_ctl *c, struct rlb_queue out[RLB_MAX_WO
 			unsigned int *nr)
 {
 	uint64_t cookies[RLB_MAX_WORKERS] = { 0 };
+	/* room for a newer build's longer config: the lookup writes the map's value size */
+	union {
+		struct rlb_config cfg;
+		__u8 room[1024];
+	} u;
 	struct rlb_config cfg;
 	__u32 key = 0;
 
 	*nr = 0;
-	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, &cfg))
+	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, &u))
 		return rlb_bpf_error(-errno, "cannot read the config map");
+	cfg = u.cfg;
 	*nr = cfg.nr_workers < RLB_MAX_WORKERS ? cfg.nr_workers : RLB_MAX_WORKERS;
 	for (__u32 i = 0; i < *nr; i++) {
 		__u32 slot = cfg.base + i;
