@@ -12,6 +12,7 @@
 #include <reuselb/cid.h>
 #include "quic.bpf.h"
 #include "rollout.bpf.h"
+#include "queue.bpf.h"
 
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
@@ -44,8 +45,8 @@ __u64 rr_cursor;
 static __always_inline int reads_flow(__u32 policy)
 {
 	return policy != RLB_POLICY_KERNEL && policy != RLB_POLICY_ROUND_ROBIN &&
-	       policy != RLB_POLICY_LEAST_CONN && policy != RLB_POLICY_WEIGHTED &&
-	       policy != RLB_POLICY_RANDOM;
+	       policy != RLB_POLICY_LEAST_CONN && policy != RLB_POLICY_QUEUE &&
+	       policy != RLB_POLICY_WEIGHTED && policy != RLB_POLICY_RANDOM;
 }
 
 static __always_inline __u32 by_hash(struct sk_reuseport_md *md, const struct rlb_config *cfg,
@@ -72,22 +73,6 @@ static __always_inline __u32 next_turn(const struct rlb_config *cfg, __u32 nr)
 			break;
 	}
 	return w;
-}
-
-/* Power of two choices: the less loaded of two distinct random workers. */
-static __always_inline __u32 least_conn(const struct rlb_config *cfg, __u32 nr)
-{
-	__u32 a = rlb_scale(bpf_get_prandom_u32(), nr), b;
-	int live_a, live_b;
-
-	if (nr == 1)
-		return 0;
-	b = (a + 1 + rlb_scale(bpf_get_prandom_u32(), nr - 1)) % nr;
-	live_a = rlb_worker_live_of(cfg, a);
-	live_b = rlb_worker_live_of(cfg, b);
-	if (live_a != live_b)
-		return live_a ? a : b;
-	return rlb_worker_load(b) < rlb_worker_load(a) ? b : a;
 }
 
 static __always_inline __u32 from_table(void *map, __u32 key)
@@ -168,7 +153,9 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	case RLB_POLICY_ROUND_ROBIN:
 		return next_turn(cfg, nr);
 	case RLB_POLICY_LEAST_CONN:
-		return least_conn(cfg, nr);
+		return rlb_least(md, cfg, nr, RLB_SCAN_LOAD);
+	case RLB_POLICY_QUEUE:
+		return rlb_least(md, cfg, nr, RLB_SCAN_QUEUE);
 	case RLB_POLICY_WEIGHTED:
 		return from_table(&weighted,
 				  (cfg->table & 1) * RLB_WEIGHT_TABLE +

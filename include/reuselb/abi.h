@@ -49,6 +49,7 @@ enum rlb_policy {
 	RLB_POLICY_MAGLEV = 7,	   /* Maglev consistent hash of source address and port */
 	RLB_POLICY_CPU = 8,	   /* the worker pinned to the CPU the program runs on */
 	RLB_POLICY_QUIC_CID = 9,   /* the worker named in a QUIC destination connection ID */
+	RLB_POLICY_QUEUE = 10,	   /* the live worker with the shortest accept queue */
 	RLB_POLICY__COUNT,
 };
 
@@ -232,7 +233,15 @@ struct rlb_load {
 	__u64 busy;	/* requests in progress now */
 	__u64 accepted; /* connections accepted since start */
 	__u64 queued;	/* steered here by the program, not accepted yet */
-	__u64 pad[4];
+	/*
+	 * The listener's accept queue for the queue policy: written by the group's owner from
+	 * sock_diag every few ms (rlb_ctl_poll_queues), and raised by one by the program for
+	 * each connection it steers here in between, so that a burst sees its own choices.
+	 */
+	__u32 depth;
+	__u32 pad0;
+	__u64 depth_ns; /* CLOCK_MONOTONIC of the owner's last write of depth */
+	__u64 pad[2];
 };
 _Static_assert(sizeof(struct rlb_load) == 64, "BPF ABI: struct rlb_load");
 

@@ -168,6 +168,18 @@ int rlb_group_owner(const char *name);
  * Control of a group's steering, in process (rlb_group_ctl) or from outside through the pins
  * (rlb_ctl_open): the same calls serve the server, the CLI and any other user.
  */
+/*
+ * A listener's queues, from sock_diag (no BPF needed): for TCP the connections waiting to be
+ * accepted, the listen backlog, and the connections dropped because the queue was full; for
+ * UDP the bytes waiting, the receive buffer, and the datagrams dropped.
+ */
+struct rlb_queue {
+	bool known; /* sock_diag showed the socket; false for a closed one or on failure */
+	uint32_t queue;
+	uint32_t limit;
+	uint64_t drops;
+};
+
 struct rlb_worker_stats {
 	enum rlb_worker_state state;
 	uint32_t weight;
@@ -175,6 +187,7 @@ struct rlb_worker_stats {
 	uint64_t accepted, active, busy;      /* from the worker */
 	int pid;			      /* the process serving it (members), 0 if unknown */
 	char comm[16];			      /* its command name */
+	struct rlb_queue queue;		      /* from the kernel (sock_diag) */
 };
 
 struct rlb_group_stats {
@@ -246,6 +259,30 @@ struct rlb_ctl *rlb_group_ctl(struct rlb_group *g);
 const char *rlb_ctl_name(const struct rlb_ctl *ctl);
 
 int rlb_ctl_read(const struct rlb_ctl *ctl, struct rlb_group_stats *out);
+/*
+ * The queues of the sockets whose cookies are given (0: none), of a protocol (IPPROTO_TCP or
+ * IPPROTO_UDP) and family, from one sock_diag dump: for any socket, ours or not.
+ */
+int rlb_queues_read(int proto, int family, const uint64_t *cookies, unsigned int n,
+		    struct rlb_queue *out);
+/* The queues of the serving workers of a group through its maps; *nr is how many. */
+int rlb_ctl_read_queues(const struct rlb_ctl *ctl, struct rlb_queue out[RLB_MAX_WORKERS],
+			unsigned int *nr);
+/* The same for the group's own sockets, under any policy ("kernel" included). */
+int rlb_group_read_queues(const struct rlb_group *g, struct rlb_queue out[RLB_MAX_WORKERS]);
+
+/*
+ * The queue policy's depths, for a kernel whose program cannot read them itself: every
+ * RLB_QUEUE_POLL_MS, one rlb_queue_poll writes each serving listener's accept queue (from
+ * sock_diag) into the load map. rlb_group_open runs this in a thread of its own while the
+ * policy is queue; a process that follows a group it did not open calls rlb_queue_poll from
+ * its own loop. The poller keeps ctl, which must outlive it.
+ */
+#define RLB_QUEUE_POLL_MS 2
+struct rlb_queue_poller;
+int rlb_queue_poller_open(struct rlb_ctl *ctl, struct rlb_queue_poller **out);
+int rlb_queue_poll(struct rlb_queue_poller *p);
+void rlb_queue_poller_close(struct rlb_queue_poller *p);
 int rlb_ctl_set_policy(struct rlb_ctl *ctl, enum rlb_policy policy);
 /* 0 .. RLB_WEIGHT_MAX; -ERANGE for a bad worker or weight. */
 int rlb_ctl_set_weight(struct rlb_ctl *ctl, unsigned int worker, unsigned int weight);
@@ -351,6 +388,11 @@ struct rlb_features {
 	bool mmapable;	   /* BPF_F_MMAPABLE arrays (5.5): load reporting without syscalls */
 	bool btf;	   /* kernel BTF (/sys/kernel/btf/vmlinux) */
 	bool sockhash_select; /* bpf_sk_select_reuseport on a sockhash (not used by reuselb yet) */
+	/*
+	 * bpf_rdonly_cast in sk_reuseport programs (6.18 has it, 6.1 not): the queue policy reads
+	 * the accept queues in the program; without it, the owner polls them (sock_diag).
+	 */
+	bool queue_kfuncs;
 };
 
 int rlb_probe(struct rlb_features *out);

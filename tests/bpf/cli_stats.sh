@@ -29,13 +29,14 @@ jq -e --arg g "tcp-$port" '
 	.group == $g and .policy == "round-robin" and .unsteered == 0 and
 	(.workers | length) == 4 and
 	all(.workers[]; (keys - ["id","state","weight","steered","accepted","active","fallback",
-				 "migrated","busy","generation"]) == [] and .state == "live" and
-			.weight == 100 and .generation == 0 and
-			.steered == 0 and .accepted == 0 and .active == 0) and
+				 "migrated","busy","generation","queue","queue_limit","drops"]) == [] and
+			.state == "live" and .weight == 100 and .generation == 0 and
+			.steered == 0 and .accepted == 0 and .active == 0 and
+			.queue == 0 and .queue_limit > 0 and .drops == 0) and
 	([.workers[].id] == [0,1,2,3])' <<<"$json" >/dev/null ||
 	fail "stats --json before traffic: $json"
 # every key of the fixed interface, spelt exactly
-for key in id state weight steered accepted active fallback migrated; do
+for key in id state weight steered accepted active fallback migrated queue queue_limit drops; do
 	jq -e --arg k "$key" 'all(.workers[]; has($k))' <<<"$json" >/dev/null ||
 		fail "stats --json: a worker without \"$key\": $json"
 done
@@ -58,11 +59,11 @@ table=$(cat "$tmp/out")
 head -1 <<<"$table" | grep -q "^group tcp-$port, policy round-robin, 4 workers, unsteered 0$" ||
 	fail "table: first line: $(head -1 <<<"$table")"
 sed -n 2p <<<"$table" | grep -Eq \
-	'^ *worker +state +weight +steered +fallbacks +migrated +accepted +active +share$' ||
+	'^ *worker +state +weight +steered +fallbacks +migrated +accepted +active +share +queue +limit +drops$' ||
 	fail "table: header: $(sed -n 2p <<<"$table")"
-[ "$(grep -Ec '^ +[0-3] +live +100 +50 +0 +0 +50 +0 +25\.0%$' <<<"$table")" = 4 ] ||
+[ "$(grep -Ec '^ +[0-3] +live +100 +50 +0 +0 +50 +0 +25\.0% +0 +[0-9]+ +0$' <<<"$table")" = 4 ] ||
 	fail "table: worker rows:"$'\n'"$table"
-grep -Eq '^ +total +200 +0 +0 +200 +0 +100\.0%$' <<<"$table" ||
+grep -Eq '^ +total +200 +0 +0 +200 +0 +100\.0% +0 +0$' <<<"$table" ||
 	fail "table: total row:"$'\n'"$table"
 
 # 4. --watch with a bounded number of redraws.

@@ -17,7 +17,9 @@
 # 6. IPv6: "-a ::1 --metrics [::1]:0" answers at http://[::1]:PORT/metrics.
 # 7. The kernel policy needs no BPF, so it runs unprivileged (setpriv to nobody, no
 #    capabilities); its metrics hold only accepted and active (the workers' own counts) and
-#    reuselb_policy_info{...,policy="kernel"} 1, in the same strict format.
+#    reuselb_policy_info{...,policy="kernel"} 1, in the same strict format; and each
+#    worker's reuselb_listen_queue 0, reuselb_listen_queue_limit > 0 and
+#    reuselb_listen_drops_total 0, from sock_diag.
 # 8. Errors exit with one line on stderr: --metrics 127.0.0.1 (no port) and --metrics ::1:9464
 #    (IPv6 without brackets) exit 2; an address another process holds (rlbhold) exits 1.
 #
@@ -202,6 +204,11 @@ grep -q '^reuselb_active_connections{' "$tmp/body" || fail "kernel: no active co
 grep -q "^reuselb_policy_info{group=\"tcp-$port\",policy=\"kernel\"} 1$" "$tmp/body" ||
 	fail "kernel: no policy info for kernel"
 ! grep -q '^reuselb_steered_total' "$tmp/body" || fail "kernel: steered counts without a program"
+# the listeners' queues come from sock_diag, which needs no BPF
+[ "$(grep -Ec "^reuselb_listen_queue_limit\{group=\"tcp-$port\",worker=\"[01]\"\} [1-9][0-9]*$" \
+	"$tmp/body")" = 2 ] || fail "kernel: no queue limit of each worker"
+[ "$(grep -Ec '^reuselb_listen_(queue|drops_total)\{.*\} 0$' "$tmp/body")" = 4 ] ||
+	fail "kernel: no empty queue and no drops of each worker"
 [ ! -s "$tmp/kernel.err" ] || fail "kernel: stderr: $(head -c 300 "$tmp/kernel.err")"
 stop kernel
 

@@ -9,7 +9,7 @@
 #    "reuselb st<TAB>": stats; "reuselb help <TAB>": the commands.
 # 2. "reuselb CMD --<TAB>", for every command: exactly the long options of "reuselb CMD --help".
 # 3. "serve --policy <TAB>" and "serve --policy=le<TAB>": every policy the library knows (the
-#    table of reuselb serve --help: kernel ... quic-cid), least-conn; "policy -p 8080 <TAB>":
+#    table of reuselb serve --help: kernel ... queue), least-conn; "policy -p 8080 <TAB>":
 #    those and load, unload; "--mode <TAB>": http echo id; "-p <TAB>": nothing.
 # 4. A live group: "reuselb serve -a 127.0.0.1 -p 0 -w 1 --name compl-PID"; "stats --name
 #    <TAB>" offers compl-PID, and "stats --name compl-<TAB>" exactly it; once the server has
@@ -48,7 +48,7 @@ for c in $commands; do
 	want "reuselb $c --<TAB>" "$(comp "$c" --)" "$longs"
 done
 
-policies="kernel hash source-ip round-robin random least-conn weighted maglev cpu quic-cid"
+policies="kernel hash source-ip round-robin random least-conn weighted maglev cpu quic-cid queue"
 want "serve --policy <TAB>" "$(comp serve --policy '')" "$policies"
 want "serve --policy=le<TAB>" "$(comp serve --policy = le)" "least-conn"
 want "policy -p 8080 <TAB>" "$(comp policy -p 8080 '')" "$policies load unload"

@@ -187,7 +187,7 @@ static void test_target(void)
 /* What a command printed: stdout and stderr, read back from files. */
 struct captured {
 	int status;
-	char out[8192];
+	char out[16384]; /* serve --help is some 9 KiB */
 	char err[8192];
 };
 

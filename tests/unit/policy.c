@@ -61,7 +61,7 @@ static void test_table(void)
 		      strstr(rlb_last_error(), "least-conn needs mmapable") &&
 		      strstr(rlb_last_error(), "group web"),
 	      "least-conn without mmapable: %s", rlb_last_error());
-	CHECK(rlb_policies_missing(&f, buf, sizeof(buf)) == 1 && !strcmp(buf, "least-conn"),
+	CHECK(rlb_policies_missing(&f, buf, sizeof(buf)) == 2 && !strcmp(buf, "least-conn, queue"),
 	      "missing without mmapable: %s", buf);
 	CHECK(rlb_policies_missing(&all, buf, sizeof(buf)) == 0 && !buf[0], "missing: %s", buf);
 	CHECK(rlb_policy_info(RLB_POLICY_CPU)->needs & RLB_NEEDS_PINNED_THREADS,

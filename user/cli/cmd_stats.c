@@ -37,6 +37,11 @@ static const char more[] =
 	"  accepted   connections the worker accepted\n"
 	"  active     connections the worker has open now\n"
 	"  share      its part of all accepted connections\n"
+	"  queue      connections in its listener's accept queue now (udp: bytes waiting),\n"
+	"             from the kernel (sock_diag): a worker that stopped accepting shows here\n"
+	"  limit      the accept queue's limit, the listen backlog (udp: receive buffer)\n"
+	"  drops      connections the listener dropped because its queue was full (udp:\n"
+	"             datagrams dropped); '-' where the kernel shows no such socket\n"
 	"  unsteered  (group) connections no worker could take: the kernel's hash decided\n"
 	"  flows      (udp group) the flow table's size, and the flows it evicted before\n"
 	"             their timeout: more than 0 means the table is too small for the rate\n"
@@ -46,9 +51,11 @@ static const char more[] =
 	"  {\"group\":\"tcp-8080\",\"policy\":\"round-robin\",\n"
 	"   \"workers\":[{\"id\":0,\"state\":\"live\",\"weight\":100,\"steered\":N,\n"
 	"                \"accepted\":N,\"active\":N,\"fallback\":N,\"migrated\":N,\n"
-	"                \"busy\":N,\"generation\":N}, ...],\n"
+	"                \"busy\":N,\"generation\":N,\"queue\":N,\"queue_limit\":N,\"drops\":N},\n"
+	"                ...],\n"
 	"   \"unsteered\":N}\n"
-	"  a udp group also has \"flow_table\":N,\"flows_evicted\":N.\n"
+	"  a udp group also has \"flow_table\":N,\"flows_evicted\":N. queue, queue_limit\n"
+	"  and drops are null for a worker whose socket the kernel does not show.\n"
 	"  with --watch, each worker also has \"steered_per_s\" and \"accepted_per_s\" (null in\n"
 	"  the first object).\n"
 	"\n"
@@ -147,6 +154,39 @@ static double rate(uint64_t prev, uint64_t cur, double secs)
 	return cur > prev && secs > 0 ? (cur - prev) / secs : 0.0;
 }
 
+static void print_queue_header(void)
+{
+	printf("  %6s  %6s  %8s", "queue", "limit", "drops");
+}
+
+static void print_queue(const struct rlb_queue *q)
+{
+	if (q->known)
+		printf("  %6u  %6u  %8" PRIu64, q->queue, q->limit, q->drops);
+	else
+		printf("  %6s  %6s  %8s", "-", "-", "-");
+}
+
+static void print_queue_total(const struct rlb_group_stats *st)
+{
+	uint64_t queue = 0, drops = 0;
+
+	for (unsigned int i = 0; i < st->nr_workers; i++) {
+		queue += st->workers[i].queue.queue;
+		drops += st->workers[i].queue.drops;
+	}
+	printf("  %6" PRIu64 "  %6s  %8" PRIu64, queue, "", drops);
+}
+
+static void print_queue_json(const struct rlb_queue *q)
+{
+	if (q->known)
+		printf(",\"queue\":%u,\"queue_limit\":%u,\"drops\":%" PRIu64, q->queue, q->limit,
+		       q->drops);
+	else
+		printf(",\"queue\":null,\"queue_limit\":null,\"drops\":null");
+}
+
 static void print_table(const char *group, const struct sample *cur, const struct sample *prev,
 			bool rates)
 {
@@ -169,6 +209,7 @@ static void print_table(const char *group, const struct sample *cur, const struc
 	printf("\n");
 	printf("%6s  %-8s  %6s  %10s  %9s  %8s  %10s  %8s  %6s", "worker", "state", "weight",
 	       "steered", "fallbacks", "migrated", "accepted", "active", "share");
+	print_queue_header();
 	if (rates)
 		printf("  %10s  %10s", "steered/s", "accepted/s");
 	printf("\n");
@@ -183,6 +224,7 @@ static void print_table(const char *group, const struct sample *cur, const struc
 			printf("  %5.1f%%", 100.0 * w->accepted / accepted);
 		else
 			printf("  %6s", "-");
+		print_queue(&w->queue);
 		if (rates && prev)
 			printf("  %10.1f  %10.1f",
 			       rate(prev->st.workers[i].steered, w->steered, secs),
@@ -199,6 +241,7 @@ static void print_table(const char *group, const struct sample *cur, const struc
 	       "  %6s",
 	       "total", "", "", steered, fallback, migrated, accepted, active,
 	       accepted ? "100.0%" : "-");
+	print_queue_total(st);
 	if (rates && prev)
 		printf("  %10.1f  %10.1f", rate(prev_steered, steered, secs),
 		       rate(prev_accepted, accepted, secs));
@@ -228,6 +271,7 @@ static void print_json(const char *group, const struct sample *cur, const struct
 		       w->accepted, w->active, w->fallback, w->migrated, w->busy);
 		/* the slots' half: 0 or 1, as reuselb rollout names the generations */
 		printf(",\"generation\":%u", st->base / RLB_MAX_WORKERS);
+		print_queue_json(&w->queue);
 		if (rates && prev)
 			printf(",\"steered_per_s\":%.1f,\"accepted_per_s\":%.1f",
 			       rate(prev->st.workers[i].steered, w->steered, secs),

@@ -328,6 +328,8 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 	out->unsteered = st.steered;
 	if (!err && (cfg.flags & RLB_CFG_FLOWS))
 		err = rlb_flows_read(c, &out->flows_evicted, &out->flow_table);
+	if (!err)
+		rlb_ctl_fill_queues(c, out);
 	return err;
 }
 

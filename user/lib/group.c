@@ -101,7 +101,7 @@ static int load_program(struct rlb_group *g)
 	char *log;
 	int err;
 
-	skel = steer_bpf__open();
+	skel = rlb_steer_open(g->features.queue_kfuncs);
 	if (!skel)
 		return rlb_bpf_error(-errno, "cannot open the steering program");
 	g->skel = skel;
@@ -590,6 +590,8 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		err = pin_group(g, opts->name);
 	if (!err)
 		err = rlb_flows_watch_start(g);
+	if (!err)
+		err = rlb_queue_watch_start(g);
 	if (err)
 		goto fail;
 	set_name(g, opts->name);
@@ -608,6 +610,7 @@ void rlb_group_close(struct rlb_group *g)
 	if (!g)
 		return;
 	rlb_flows_watch_stop(g);
+	rlb_queue_watch_stop(g);
 	rlb_takeover_stop(g);
 	rlb_takeover_leave(g);
 	/*

@@ -85,6 +85,7 @@ struct rlb_group {
 	struct rlb_member members[RLB_MAX_WORKERS];
 	unsigned long inos[RLB_MAX_WORKERS]; /* adopted: each slot's socket inode, 0 if none */
 	struct rlb_adopt_ctx *adopt_ctx;     /* adopted: what to look for again (adopt.c) */
+	struct rlb_queue_watch *queues; /* writes the queue policy's depths (queue_poll.c) */
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
@@ -158,6 +159,18 @@ int rlb_flows_watch_start(struct rlb_group *g);
 void rlb_flows_watch_stop(struct rlb_group *g);
 /* The flows map's size and the count of flows it evicted early, through c. */
 int rlb_flows_read(const struct rlb_ctl *c, uint64_t *evicted, unsigned int *table);
+/*
+ * The steering program's skeleton: the build whose queue policy reads the accept queues
+ * itself when kernel_depths, else the plain one (steer_variant.c). NULL and errno on failure.
+ */
+struct steer_bpf *rlb_steer_open(bool kernel_depths);
+/* Whether the kernel lets the steering program read the accept queues (steer_variant.c). */
+bool rlb_probe_queue_kfuncs(void);
+/* The owner's thread that writes the queue policy's depths while the policy is queue. */
+int rlb_queue_watch_start(struct rlb_group *g);
+void rlb_queue_watch_stop(struct rlb_group *g);
+/* Fills st's per-worker queues from sock_diag; a failure leaves them unknown (queues.c). */
+void rlb_ctl_fill_queues(const struct rlb_ctl *c, struct rlb_group_stats *st);
 /* The skeleton's maps, indexed by enum rlb_map. */
 void rlb_skel_maps(const struct rlb_group *g, struct bpf_map *maps[RLB_MAP__COUNT]);
 

@@ -20,7 +20,9 @@ static const struct rlb_policy_info policies[] = {
 				   RLB_NEEDS_BPF },
 	[RLB_POLICY_ROUND_ROBIN] = { "round-robin", "each worker in turn", RLB_NEEDS_BPF },
 	[RLB_POLICY_RANDOM] = { "random", "a random worker", RLB_NEEDS_BPF },
-	[RLB_POLICY_LEAST_CONN] = { "least-conn", "the less loaded of two random workers",
+	[RLB_POLICY_LEAST_CONN] = { "least-conn",
+				    "the least loaded worker (as the workers report), in turn "
+				    "among equals",
 				    RLB_NEEDS_BPF | RLB_NEEDS_MMAPABLE },
 	[RLB_POLICY_WEIGHTED] = { "weighted", "in turn, in proportion to the workers' weights",
 				  RLB_NEEDS_BPF },
@@ -31,6 +33,9 @@ static const struct rlb_policy_info policies[] = {
 			     RLB_NEEDS_BPF | RLB_NEEDS_PINNED_THREADS },
 	[RLB_POLICY_QUIC_CID] = { "quic-cid", "the worker named in the QUIC connection ID",
 				  RLB_NEEDS_BPF | RLB_NEEDS_UDP },
+	[RLB_POLICY_QUEUE] = { "queue",
+			       "the worker with the shortest accept queue, in turn among equals",
+			       RLB_NEEDS_BPF | RLB_NEEDS_MMAPABLE },
 };
 /* a value added to enum rlb_policy without a row fails here; a row left empty, in the test */
 _Static_assert(sizeof(policies) / sizeof(policies[0]) == RLB_POLICY__COUNT,

@@ -109,6 +109,8 @@ static void probe_once(void)
 				 !disabled("sockhash_select");
 	probed.mmapable = !probe_mmapable() && !disabled("mmapable");
 	probed.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0 && !disabled("btf");
+	probed.queue_kfuncs = probed.sk_reuseport && probed.btf && !disabled("queue_kfuncs") &&
+			      rlb_probe_queue_kfuncs();
 }
 
 int rlb_probe(struct rlb_features *out)
@@ -136,6 +138,7 @@ const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t le
 		{ "mmapable", f->mmapable },
 		{ "btf", f->btf },
 		{ "sockhash_select", f->sockhash_select },
+		{ "queue_kfuncs", f->queue_kfuncs },
 	};
 	size_t off = snprintf(buf, len, "kernel features: uses");
 	int missing = 0;
@@ -148,6 +151,13 @@ const char *rlb_features_line(const struct rlb_features *f, char *buf, size_t le
 			off += snprintf(buf + off, len - off, "%s %s", missing++ ? "" : "; missing",
 					all[i].name);
 	if (!missing && off < len)
-		snprintf(buf + off, len - off, "; missing none");
+		off += snprintf(buf + off, len - off, "; missing none");
+	/* which way the queue policy runs, and how fresh its depths are */
+	if (f->queue_kfuncs && off < len)
+		snprintf(buf + off, len - off, "; queue reads the accept queues in the program");
+	else if (f->mmapable && off < len)
+		snprintf(buf + off, len - off,
+			 "; queue reads the accept queues from sock_diag every %d ms",
+			 RLB_QUEUE_POLL_MS);
 	return buf;
 }

@@ -72,6 +72,8 @@ void http_on_input(struct worker *w, struct conn *c)
 		rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			http_burn(req.burn_us);
+		if (req.stall_ms)
+			http_stall(req.stall_ms);
 		/*
 		 * after a handover, each connection ends with its next answer; a worker told to
 		 * shed (reuselb drain --shed, rebalance) ends some, spread over a window

@@ -13,12 +13,14 @@
 /* Request line, headers and the blank line that ends them. */
 #define HTTP_MAX_HEADER 8192
 #define HTTP_MAX_BURN_US 1000000
+#define HTTP_MAX_STALL_MS 10000
 /* No response that http_format_response() writes is longer. */
 #define HTTP_MAX_RESPONSE 256
 
 struct http_request {
 	uint64_t content_length; /* body bytes after the header block, to be skipped */
 	unsigned int burn_us;	 /* /burn?us=N: CPU time to spend before answering */
+	unsigned int stall_ms;	 /* /stall?ms=N: time the worker's thread sleeps first */
 	bool keep_alive;	 /* the version's default, overridden by a Connection header */
 	bool head;		 /* HEAD: the response carries no body */
 };
@@ -47,5 +49,10 @@ int http_format_response(char *buf, size_t size, int status, unsigned int worker
  * time), so that a request is a fixed amount of work even on a CPU other threads share.
  */
 void http_burn(unsigned int us);
+/*
+ * What GET /stall?ms=N asks for: the worker's thread sleeps N ms (at most HTTP_MAX_STALL_MS),
+ * accepting nothing meanwhile: a worker stuck in a long request, for bench/run's "stuck".
+ */
+void http_stall(unsigned int ms);
 
 #endif

@@ -94,6 +94,25 @@ static bool parse_decimal(struct span s, uint64_t max, uint64_t *out)
 	return true;
 }
 
+/* /stall?ms=N: the worker's thread sleeps N ms before answering (bench/run's "stuck"). */
+static int parse_stall(struct span query, struct http_request *req)
+{
+	uint64_t ms;
+
+	while (query.len) {
+		struct span param = span_next(&query, '&');
+
+		if (param.len < 3 || memcmp(param.p, "ms=", 3) != 0)
+			continue;
+		param.p += 3;
+		param.len -= 3;
+		if (!parse_decimal(param, HTTP_MAX_STALL_MS, &ms))
+			return -EBADMSG;
+		req->stall_ms = ms;
+	}
+	return 0;
+}
+
 static int parse_target(struct span target, struct http_request *req)
 {
 	struct span path, query = { target.p + target.len, 0 };
@@ -103,6 +122,8 @@ static int parse_target(struct span target, struct http_request *req)
 		path = target;
 	else
 		query = target;
+	if (span_is(path, "/stall"))
+		return parse_stall(query, req);
 	if (!span_is(path, "/burn"))
 		return 0;
 	while (query.len) {
@@ -268,6 +289,14 @@ int http_format_response(char *buf, size_t size, int status, unsigned int worker
 	if (n < 0 || (size_t)n >= size)
 		return -ENOSPC;
 	return n;
+}
+
+void http_stall(unsigned int ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&t, &t) && errno == EINTR)
+		;
 }
 
 void http_burn(unsigned int us)

@@ -151,6 +151,17 @@ uint16_t metrics_port(const struct metrics *m)
 }
 
 /* The group's figures: from the program's maps, or under "kernel" from the workers. */
+/* Under "kernel" there are no maps: the queues come from the group's own sockets. */
+static void snapshot_queues(const struct metrics *m, struct metrics_snapshot *snap)
+{
+	struct rlb_queue q[RLB_MAX_WORKERS];
+
+	if (rlb_group_read_queues(m->group, q))
+		return;
+	for (unsigned int i = 0; i < snap->nr_workers; i++)
+		snap->workers[i].queue = q[i];
+}
+
 static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char *policy,
 		    size_t policy_len)
 {
@@ -167,6 +178,7 @@ static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char
 		for (unsigned int i = 0; i < snap->nr_workers; i++)
 			server_worker_live(m->server, i, &snap->workers[i].accepted,
 					   &snap->workers[i].active);
+		snapshot_queues(m, snap);
 		return 0;
 	}
 	err = rlb_ctl_read(ctl, &st);
@@ -192,6 +204,7 @@ static int snapshot(const struct metrics *m, struct metrics_snapshot *snap, char
 			.accepted = ws->accepted,
 			.active = ws->active,
 			.draining = ws->state == RLB_WORKER_DRAINING,
+			.queue = ws->queue,
 		};
 	}
 	return 0;

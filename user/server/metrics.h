@@ -18,6 +18,7 @@ struct metrics_worker {
 	uint64_t steered, fallback, migrated; /* from the program */
 	uint64_t accepted, active;	      /* from the worker */
 	bool draining;
+	struct rlb_queue queue; /* from the kernel (sock_diag), under any policy */
 };
 
 /* What one scrape shows. */

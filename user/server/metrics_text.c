@@ -35,7 +35,18 @@ size_t metrics_escape(char *buf, size_t size, const char *value)
 }
 
 /* Per-worker metrics, in the order they are written. */
-enum field { STEERED, FALLBACK, MIGRATED, ACCEPTED, ACTIVE, DRAINING, NR_FIELDS };
+enum field {
+	STEERED,
+	FALLBACK,
+	MIGRATED,
+	ACCEPTED,
+	ACTIVE,
+	DRAINING,
+	QUEUE,
+	QUEUE_LIMIT,
+	DROPS,
+	NR_FIELDS
+};
 
 static const struct family {
 	const char *name, *type, *help;
@@ -58,7 +69,23 @@ static const struct family {
 	[DRAINING] = { "reuselb_worker_draining", "gauge",
 		       "1 while the worker is draining (it gets no new connections), else 0.",
 		       true },
+	[QUEUE] = { "reuselb_listen_queue", "gauge",
+		    "Connections in the worker's accept queue now (UDP: bytes waiting).", false },
+	[QUEUE_LIMIT] = { "reuselb_listen_queue_limit", "gauge",
+			  "The limit of the worker's accept queue, its listen backlog (UDP: the "
+			  "receive buffer).",
+			  false },
+	[DROPS] = { "reuselb_listen_drops_total", "counter",
+		    "Connections the worker's listener dropped because its accept queue was full "
+		    "(UDP: datagrams dropped).",
+		    false },
 };
+
+/* The queue's figures exist only for a socket the kernel showed. */
+static bool known(const struct metrics_worker *w, enum field f)
+{
+	return (f != QUEUE && f != QUEUE_LIMIT && f != DROPS) || w->queue.known;
+}
 
 static uint64_t field(const struct metrics_worker *w, enum field f)
 {
@@ -73,6 +100,12 @@ static uint64_t field(const struct metrics_worker *w, enum field f)
 		return w->accepted;
 	case ACTIVE:
 		return w->active;
+	case QUEUE:
+		return w->queue.queue;
+	case QUEUE_LIMIT:
+		return w->queue.limit;
+	case DROPS:
+		return w->queue.drops;
 	default:
 		return w->draining;
 	}
@@ -102,8 +135,9 @@ char *metrics_render(const struct metrics_snapshot *snap, size_t *len)
 			continue;
 		header(f, fam->name, fam->type, fam->help);
 		for (unsigned int w = 0; w < snap->nr_workers; w++)
-			fprintf(f, "%s{group=\"%s\",worker=\"%u\"} %" PRIu64 "\n", fam->name, group,
-				w, field(&snap->workers[w], i));
+			if (known(&snap->workers[w], i))
+				fprintf(f, "%s{group=\"%s\",worker=\"%u\"} %" PRIu64 "\n",
+					fam->name, group, w, field(&snap->workers[w], i));
 	}
 	if (snap->steering) {
 		header(f, "reuselb_unsteered_total", "counter",
