@@ -249,6 +249,16 @@ int cmd_attach(int argc, char **argv)
 		return cli_lib_error("attach", err);
 	}
 	print_workers(g, &a);
+	if (!a.follow && a.policy == RLB_POLICY_QUEUE) {
+		struct rlb_features f;
+
+		/* the queue policy then runs on depths that only a process kept open can write */
+		if (rlb_probe(&f) == 0 && !f.queue_kfuncs)
+			fprintf(stderr,
+				"reuselb attach: note: this kernel's program cannot read the accept "
+				"queues itself, so queue steers on depths that 'attach --follow' "
+				"writes: without it, queue turns like round-robin\n");
+	}
 	if (!a.follow) {
 		rlb_group_release(g, false);
 		return CLI_EXIT_OK;

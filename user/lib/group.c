@@ -701,7 +701,8 @@ int rlb_group_steer_adopted(struct rlb_group *g, const struct sockaddr *sa, unsi
 	if (setsockopt(g->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd, sizeof(prog_fd)))
 		return rlb_bpf_error(-errno, "cannot attach the steering program");
 	g->adopt_attached = true;
-	return 0;
+	/* where the program cannot read the accept queues, this process writes them while open */
+	return rlb_queue_watch_start(g);
 }
 
 int rlb_group_fd(const struct rlb_group *g, unsigned int worker)
