@@ -10,9 +10,9 @@ stuck_ms=2000
 # measured seconds: the stall starts after stuck_lead of them
 stuck_secs=5
 stuck_lead=1.5
-# nginx adopted by "reuselb attach" with the queue policy (issue 11) joins here as
-# "nginx-queue" once attach exists: start it in stuck_start, stall it like nginx
-stuck_contenders="kernel round-robin least-conn queue nginx"
+# nginx-queue: the same nginx, adopted by "reuselb attach --policy queue --follow" (the
+# follower writes the depths where the program cannot read them), stalled like nginx
+stuck_contenders="kernel round-robin least-conn queue nginx nginx-queue"
 
 stuck_title() {
 	echo "(f) stuck worker: ${stuck_rate}/s open loop over new connections, one worker stops" \
@@ -21,7 +21,7 @@ stuck_title() {
 
 # Stalls one worker of the running contender $1 for stuck_ms, in the background.
 stuck_stall() {
-	if [ "$1" = nginx ]; then
+	if [ "$1" = nginx ] || [ "$1" = nginx-queue ]; then
 		local victim
 		victim=$(pgrep -P "$server_pid" | sort -n | head -1)
 		(
@@ -44,10 +44,17 @@ stuck_stall() {
 # One run of contender $1, round $2: appends "contender rep requests late failed p99 p999" to
 # $work/stuck.
 stuck_one() {
-	local name=$1 rep=$2 raw=$work/raw/stuck.$1.$2 lg
-	if ! start_server "$name" http; then
+	local name=$1 rep=$2 raw=$work/raw/stuck.$1.$2 lg attach_pid=
+	if ! start_server "${name%-queue}" http; then
 		log "stuck: $name did not start: $(tail -1 "$work/server.out")"
 		failed+=("stuck/$name")
+		stop_server
+		return
+	fi
+	if [ "$name" = nginx-queue ] && ! stuck_attach; then
+		log "stuck: reuselb attach did not take nginx: $(tail -1 "$work/attach.out")"
+		failed+=("stuck/$name")
+		[ -n "$attach_pid" ] && kill "$attach_pid" && wait "$attach_pid"
 		stop_server
 		return
 	fi
@@ -63,6 +70,11 @@ stuck_one() {
 		failed+=("stuck/$name")
 	fi
 	wait "$stall_pid" 2>/dev/null || true
+	if [ -n "$attach_pid" ]; then
+		# --detach-on-exit: nginx goes back to the kernel's hash before it stops
+		kill "$attach_pid"
+		wait "$attach_pid" || log "stuck: reuselb attach ended badly: $(tail -1 "$work/attach.out")"
+	fi
 	stop_server
 	awk -v name="$name" -v rep="$rep" -v cdf="$raw.cdf" '
 		BEGIN {
@@ -80,6 +92,22 @@ stuck_one() {
 			printf "%s %s %d %.0f %d %d %d\n", name, rep, n, n * (1 - f),
 				v["errors"] + v["timeouts"] + v["unsent"], v["p99_us"] + 0, v["p999_us"] + 0
 		}' "$raw" >>"$work/stuck"
+}
+
+# Adopts the running nginx with the queue policy, following it; sets attach_pid once the
+# group is attached (its list entry names it adopted).
+stuck_attach() {
+	local i
+	"$reuselb" attach -a 127.0.0.1 -p "$server_port" --policy queue --follow \
+		--detach-on-exit >"$work/attach.out" 2>&1 &
+	attach_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		"$reuselb" list -p "$server_port" --json 2>/dev/null | grep -q '"adopted":true' &&
+			return 0
+		kill -0 "$attach_pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
 }
 
 # Round $1 of the scenario: every contender once, the order turning by one each round.
