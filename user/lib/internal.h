@@ -85,7 +85,7 @@ struct rlb_group {
 	struct rlb_member members[RLB_MAX_WORKERS];
 	unsigned long inos[RLB_MAX_WORKERS]; /* adopted: each slot's socket inode, 0 if none */
 	struct rlb_adopt_ctx *adopt_ctx;     /* adopted: what to look for again (adopt.c) */
-	struct rlb_queue_watch *queues; /* writes the queue policy's depths (queue_poll.c) */
+	struct rlb_queue_watch *queues;	     /* writes the queue policy's depths (queue_poll.c) */
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
