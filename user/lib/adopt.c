@@ -658,7 +658,7 @@ int rlb_group_adopt_sync(struct rlb_group *g, char *msg, size_t len)
 static int check_addr(const char *name, const struct rlb_config *cfg, const char *addr)
 {
 	char bound[INET6_ADDRSTRLEN] = "?";
-	unsigned int family;
+	unsigned int family = 0;
 	__u8 want[16];
 	int err = parse_opt_addr(addr, &family, want);
 
