@@ -302,7 +302,8 @@ static struct rlb_adopt_ctx *save_opts(const struct rlb_adopt_opts *o)
 		snprintf(x->addr, sizeof(x->addr), "%s", o->addr);
 		x->opts.addr = x->addr;
 	}
-	memcpy(x->pids, o->pids, o->nr_pids * sizeof(int));
+	if (o->nr_pids) /* o->pids is NULL without --pid */
+		memcpy(x->pids, o->pids, o->nr_pids * sizeof(int));
 	x->opts.pids = x->pids;
 	return x;
 }
