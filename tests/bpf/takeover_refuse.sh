@@ -97,7 +97,7 @@ value=$(bpftool -j map lookup pinned "$config" key 0 0 0 0 | jq -r --argjson pid
 	 le32(0) + le32(2) + $v[0:4] + $v[84:88] + $v[88:]) | map(tostring) | join(" ")')
 # shellcheck disable=SC2086
 bpftool map update pinned "$config" key 0 0 0 0 value $value || fail "cannot forge config"
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 600; i++)); do
 	[ "$(field successor)" = 0 ] && break
 	sleep 0.05
 done
@@ -111,7 +111,7 @@ serves_on "after a dead successor"
 # 6.
 serve_start b -a 127.0.0.1 -p "$port" -w 2 --mode id --name "$name" --takeover --confirm 60000 ||
 	finish
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < 1200; i++)); do
 	[ "$(field handover)" = RLB_HANDOVER_SERVING ] && break
 	sleep 0.05
 done
@@ -119,7 +119,7 @@ done
 serve_stop a
 status=$?
 [ "$status" = 0 ] || fail "A exited $status after SIGTERM beside a serving successor"
-for ((i = 0; i < 200; i++)); do
+for ((i = 0; i < 1200; i++)); do
 	[ "$(owner)" = "${SERVE_PID[b]}" ] && break
 	sleep 0.05
 done
