@@ -227,12 +227,21 @@ const char *rlb_ctl_name(const struct rlb_ctl *c)
 	return c->name;
 }
 
-static int read_config(const struct rlb_ctl *c, struct rlb_config *cfg)
+int rlb_read_config(const struct rlb_ctl *c, struct rlb_config *cfg)
 {
 	__u32 key = 0;
 
 	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, cfg))
 		return rlb_bpf_error(-errno, "cannot read the config map");
+	return 0;
+}
+
+int rlb_write_config(struct rlb_ctl *c, const struct rlb_config *cfg)
+{
+	__u32 key = 0;
+
+	if (bpf_map_update_elem(c->fd[RLB_MAP_CONFIG], &key, cfg, 0))
+		return rlb_bpf_error(-errno, "cannot write the config map");
 	return 0;
 }
 
@@ -296,7 +305,7 @@ int rlb_ctl_read(const struct rlb_ctl *c, struct rlb_group_stats *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = read_config(c, &cfg);
+	err = rlb_read_config(c, &cfg);
 	if (err)
 		return err;
 	out->policy = cfg.policy;
@@ -350,7 +359,7 @@ static int set_policy(struct rlb_ctl *c, enum rlb_policy policy)
 	err = rlb_policy_check(policy, &f, c->name);
 	if (err)
 		return err;
-	err = read_config(c, &cfg);
+	err = rlb_read_config(c, &cfg);
 	if (err)
 		return err;
 	/* one aligned field changes: the program sees the old policy or the new, nothing between */
@@ -364,7 +373,7 @@ static int set_policy(struct rlb_ctl *c, enum rlb_policy policy)
 static int worker_slot(const struct rlb_ctl *c, unsigned int worker, __u32 *slot,
 		       struct rlb_config *cfg)
 {
-	int err = read_config(c, cfg);
+	int err = rlb_read_config(c, cfg);
 
 	if (err)
 		return err;

@@ -41,6 +41,9 @@ void rlb_ctl_fini(struct rlb_ctl *c);
  * the other instead of building on the same old state. Not recursive.
  */
 int rlb_ctl_lock(struct rlb_ctl *c);
+/* Key 0 of the group's config map; -errno with the error set. */
+int rlb_read_config(const struct rlb_ctl *c, struct rlb_config *cfg);
+int rlb_write_config(struct rlb_ctl *c, const struct rlb_config *cfg);
 void rlb_ctl_unlock(struct rlb_ctl *c);
 
 /* A worker's progress through its latest shed order (user/lib/shed.c); its thread's own. */

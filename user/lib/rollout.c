@@ -35,24 +35,6 @@ const char *rlb_rollout_event_name(unsigned int event)
 	return event < sizeof(event_names) / sizeof(event_names[0]) ? event_names[event] : "?";
 }
 
-static int read_config(const struct rlb_ctl *c, struct rlb_config *cfg)
-{
-	__u32 key = 0;
-
-	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, cfg))
-		return rlb_bpf_error(-errno, "cannot read the config map");
-	return 0;
-}
-
-static int write_config(struct rlb_ctl *c, const struct rlb_config *cfg)
-{
-	__u32 key = 0;
-
-	if (bpf_map_update_elem(c->fd[RLB_MAP_CONFIG], &key, cfg, 0))
-		return rlb_bpf_error(-errno, "cannot write the config map");
-	return 0;
-}
-
 void rlb_rollout_join(const struct rlb_group *g, struct rlb_config *cfg)
 {
 	cfg->canary_base = g->base;
@@ -133,7 +115,7 @@ int rlb_ctl_rollout_read(const struct rlb_ctl *c, struct rlb_rollout_view *v)
 	int owner, err;
 
 	memset(v, 0, sizeof(*v));
-	err = read_config(c, &cfg);
+	err = rlb_read_config(c, &cfg);
 	if (err)
 		return err;
 	owner = cfg.owner ? (int)cfg.owner : rlb_group_live(c->name);
@@ -177,7 +159,7 @@ int rlb_ctl_rollout_read(const struct rlb_ctl *c, struct rlb_rollout_view *v)
 /* Under the lock: cfg holds a live canary's rollout, or the error says why not. */
 static int check_canary(struct rlb_ctl *c, struct rlb_config *cfg)
 {
-	int err = read_config(c, cfg);
+	int err = rlb_read_config(c, cfg);
 
 	if (err)
 		return err;
@@ -208,7 +190,7 @@ int rlb_ctl_rollout_set(struct rlb_ctl *c, unsigned int share)
 	if (!err) {
 		/* one aligned field: the program sees the old share or the new one */
 		cfg.share = share;
-		err = write_config(c, &cfg);
+		err = rlb_write_config(c, &cfg);
 	}
 	rlb_ctl_unlock(c);
 	return err;
@@ -234,7 +216,7 @@ int rlb_ctl_rollout_promote(struct rlb_ctl *c)
 		cfg.handover = RLB_HANDOVER_SERVING;
 		cfg.event = RLB_ROLLOUT_PROMOTED;
 		cfg.event_pid = cfg.successor;
-		err = write_config(c, &cfg);
+		err = rlb_write_config(c, &cfg);
 	}
 	rlb_ctl_unlock(c);
 	/* the owner counts --confirm from the first time it sees SERVING: wake it now */
@@ -257,7 +239,7 @@ int rlb_ctl_rollout_rollback(struct rlb_ctl *c)
 		cfg.handover = RLB_HANDOVER_ROLLBACK;
 		cfg.event = RLB_ROLLOUT_ROLLED_BACK;
 		cfg.event_pid = cfg.successor;
-		err = write_config(c, &cfg);
+		err = rlb_write_config(c, &cfg);
 	}
 	rlb_ctl_unlock(c);
 	if (!err)
@@ -269,7 +251,7 @@ bool rlb_group_rolled_back(struct rlb_group *g)
 {
 	struct rlb_config cfg;
 
-	return g->skel && g->claimed && !read_config(&g->ctl, &cfg) &&
+	return g->skel && g->claimed && !rlb_read_config(&g->ctl, &cfg) &&
 	       (pid_t)cfg.successor == getpid() && cfg.handover == RLB_HANDOVER_ROLLBACK;
 }
 

@@ -81,24 +81,6 @@ int rlb_takeover_share_maps(struct rlb_group *g)
 	return 0;
 }
 
-static int read_config(struct rlb_ctl *c, struct rlb_config *cfg)
-{
-	__u32 key = 0;
-
-	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CONFIG], &key, cfg))
-		return rlb_bpf_error(-errno, "cannot read the config map");
-	return 0;
-}
-
-static int write_config(struct rlb_ctl *c, const struct rlb_config *cfg)
-{
-	__u32 key = 0;
-
-	if (bpf_map_update_elem(c->fd[RLB_MAP_CONFIG], &key, cfg, 0))
-		return rlb_bpf_error(-errno, "cannot write the config map");
-	return 0;
-}
-
 /* Every slot of a generation out of the rotation; its sockets are gone or going. */
 static void empty_generation(struct rlb_ctl *c, unsigned int base)
 {
@@ -133,7 +115,7 @@ static int undo_takeover(struct rlb_ctl *c, struct rlb_config *cfg)
 	cfg->successor = 0;
 	cfg->handover = RLB_HANDOVER_NONE;
 	cfg->owner = 0;
-	err = write_config(c, cfg);
+	err = rlb_write_config(c, cfg);
 	if (!err && cfg->base != theirs)
 		empty_generation(c, theirs);
 	return err;
@@ -162,7 +144,7 @@ int rlb_takeover_claim(struct rlb_group *g)
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
-	err = read_config(&g->ctl, &cfg);
+	err = rlb_read_config(&g->ctl, &cfg);
 	/*
 	 * A successor that is alive comes first: while it takes the pins over from the owner
 	 * that released them, the group has no locked owner to name.
@@ -197,7 +179,7 @@ int rlb_takeover_claim(struct rlb_group *g)
 		cfg.prev_base = cfg.base;
 		cfg.prev_nr_workers = cfg.nr_workers;
 		cfg.prev_policy = cfg.policy;
-		err = write_config(&g->ctl, &cfg);
+		err = rlb_write_config(&g->ctl, &cfg);
 	}
 	if (!err) {
 		g->base = cfg.base == 0 ? RLB_MAX_WORKERS : 0;
@@ -238,11 +220,11 @@ static void *wait_for_lock(void *arg)
 		g->pin_err = -errno;
 	/* the pins are ours: the takeover is over, another may start */
 	if (!rlb_ctl_lock(&g->ctl)) {
-		if (!read_config(&g->ctl, &cfg) && (pid_t)cfg.successor == getpid()) {
+		if (!rlb_read_config(&g->ctl, &cfg) && (pid_t)cfg.successor == getpid()) {
 			cfg.successor = 0;
 			cfg.handover = RLB_HANDOVER_NONE;
 			cfg.owner = 0;
-			write_config(&g->ctl, &cfg);
+			rlb_write_config(&g->ctl, &cfg);
 		}
 		rlb_ctl_unlock(&g->ctl);
 	}
@@ -274,7 +256,7 @@ int rlb_takeover_finish(struct rlb_group *g)
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
-	err = read_config(&g->ctl, &cfg);
+	err = rlb_read_config(&g->ctl, &cfg);
 	if (!err && (pid_t)cfg.successor != getpid())
 		err = rlb_error(-ECANCELED,
 				"the takeover of group %s was called off while this instance "
@@ -297,7 +279,7 @@ int rlb_takeover_finish(struct rlb_group *g)
 		err = rlb_build_tables_for(&g->ctl, &cfg);
 	}
 	if (!err)
-		err = write_config(&g->ctl, &cfg);
+		err = rlb_write_config(&g->ctl, &cfg);
 	rlb_ctl_unlock(&g->ctl);
 	if (err)
 		return err;
@@ -327,10 +309,10 @@ int rlb_group_serving(struct rlb_group *g)
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
-	err = read_config(&g->ctl, &cfg);
+	err = rlb_read_config(&g->ctl, &cfg);
 	if (!err && (pid_t)cfg.successor == getpid() && cfg.handover == RLB_HANDOVER_JOINED) {
 		cfg.handover = RLB_HANDOVER_SERVING;
-		err = write_config(&g->ctl, &cfg);
+		err = rlb_write_config(&g->ctl, &cfg);
 	}
 	rlb_ctl_unlock(&g->ctl);
 	if (err)
@@ -350,7 +332,7 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 	*v = (struct rlb_takeover_view){ 0 };
 	if (!g->skel || g->handed_over || !rlb_group_owns_pins(g))
 		return 0;
-	err = read_config(&g->ctl, &cfg);
+	err = rlb_read_config(&g->ctl, &cfg);
 	if (err || !cfg.successor || (pid_t)cfg.successor == getpid())
 		return err;
 	v->successor = cfg.successor;
@@ -367,7 +349,7 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
-	err = read_config(&g->ctl, &cfg);
+	err = rlb_read_config(&g->ctl, &cfg);
 	/* under the lock: a successor that took another step, or someone undid it already */
 	if (!err && (int)cfg.successor == v->successor && !rlb_pid_alive(cfg.successor)) {
 		v->state = cfg.handover;
@@ -394,7 +376,7 @@ int rlb_group_handover(struct rlb_group *g)
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
-	err = read_config(&g->ctl, &cfg);
+	err = rlb_read_config(&g->ctl, &cfg);
 	if (!err && (!cfg.successor || (pid_t)cfg.successor == getpid()))
 		err = rlb_error(-EAGAIN, "no successor is taking group %s over", g->name);
 	else if (!err && !rlb_pid_alive(cfg.successor))
@@ -405,7 +387,7 @@ int rlb_group_handover(struct rlb_group *g)
 				g->name, rlb_handover_name(cfg.handover));
 	if (!err) {
 		cfg.handover = RLB_HANDOVER_RELEASED;
-		err = write_config(&g->ctl, &cfg);
+		err = rlb_write_config(&g->ctl, &cfg);
 	}
 	for (__u32 i = 0; i < g->opts.nr_workers && !err; i++) {
 		__u32 slot = g->base + i;
@@ -434,7 +416,7 @@ void rlb_takeover_leave(struct rlb_group *g)
 		return;
 	if (rlb_ctl_lock(&g->ctl))
 		return;
-	if (read_config(&g->ctl, &cfg) || !cfg.successor)
+	if (rlb_read_config(&g->ctl, &cfg) || !cfg.successor)
 		goto out;
 	if (g->claimed && (pid_t)cfg.successor == self) {
 		if (cfg.handover != RLB_HANDOVER_RELEASED)
@@ -444,13 +426,13 @@ void rlb_takeover_leave(struct rlb_group *g)
 		if (cfg.handover >= RLB_HANDOVER_JOINED) {
 			rlb_rollout_owner_leaves(&g->ctl, &cfg);
 			cfg.handover = RLB_HANDOVER_RELEASED;
-			write_config(&g->ctl, &cfg);
+			rlb_write_config(&g->ctl, &cfg);
 			g->handed_over = true;
 		} else {
 			cfg.successor = 0;
 			cfg.handover = RLB_HANDOVER_NONE;
 			cfg.owner = 0;
-			write_config(&g->ctl, &cfg);
+			rlb_write_config(&g->ctl, &cfg);
 		}
 	}
 out:
@@ -467,8 +449,8 @@ bool rlb_takeover_successor_alive(struct rlb_group *g)
 	struct rlb_config cfg;
 
 	/* it clears config.successor only once it has our lock, which we hold until we close */
-	return !read_config(&g->ctl, &cfg) && cfg.successor && (pid_t)cfg.successor != getpid() &&
-	       rlb_pid_alive(cfg.successor);
+	return !rlb_read_config(&g->ctl, &cfg) && cfg.successor &&
+	       (pid_t)cfg.successor != getpid() && rlb_pid_alive(cfg.successor);
 }
 
 int rlb_group_pin_error(const struct rlb_group *g)
@@ -488,6 +470,6 @@ bool rlb_group_released(struct rlb_group *g)
 	if (!g->skel || rlb_group_owns_pins(g))
 		return true;
 	/* the successor's pid stays in config until it takes the pins */
-	return !read_config(&g->ctl, &cfg) && (pid_t)cfg.successor == getpid() &&
+	return !rlb_read_config(&g->ctl, &cfg) && (pid_t)cfg.successor == getpid() &&
 	       cfg.handover == RLB_HANDOVER_RELEASED;
 }
