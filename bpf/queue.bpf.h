@@ -10,9 +10,10 @@
  * and gets nothing more until it drains its queue.
  *
  * Ties go round: the scan starts just after the worker chosen last and keeps the first of
- * the lowest, so at light load (all queues empty) the shares are those of round-robin, also
- * when a worker is skipped (a start that only moved on by one would give a skipped worker's
- * turns to its neighbour). A flow hash would break ties unevenly (a few flows hash alike).
+ * the lowest, so at light load (all queues empty, nothing reported open) the shares are those
+ * of round-robin, also when a worker is skipped (a start that only moved on by one would give
+ * a skipped worker's turns to its neighbour). A flow hash would break ties unevenly (a few
+ * flows hash alike).
  */
 #ifndef RLB_QUEUE_BPF_H
 #define RLB_QUEUE_BPF_H
@@ -51,20 +52,26 @@ static __always_inline int rlb_kernel_depth(__u32 slot, __u64 *depth)
  */
 __u32 scan_cursor;
 
+/* queue's second key is kept below the queue's own bits */
+#define RLB_QUEUE_REPORTED_MAX 0xffffffffULL
+
 enum rlb_scan_by {
 	RLB_SCAN_QUEUE,
 	RLB_SCAN_LOAD,
 };
 
 /*
- * queue: the accept queue. least-conn: what the workers report (connections open, requests in
- * progress) and the connections on their way to it: the program's own count of those it
- * steered and the worker has not accepted, or the kernel's accept queue where it is longer
- * (a server that does not report, or connections the kernel's hash placed).
+ * queue: the accept queue first, then, among equal queues, what the worker reports (connections
+ * open, requests in progress). A worker that accepts at once and then burns CPU on a request
+ * keeps its accept queue empty while it is busy; its open connection tells it from an idle one.
+ * Servers that do not report (adopted groups) leave that figure 0: ties then go in turn.
+ * least-conn: what the workers report and the connections on their way to it: the program's
+ * own count of those it steered and the worker has not accepted, or the kernel's accept queue
+ * where it is longer (a server that does not report, or connections the kernel's hash placed).
  */
 static __always_inline __u64 scan_weight(const struct rlb_load *l, __u32 slot, enum rlb_scan_by by)
 {
-	__u64 depth = l->depth;
+	__u64 depth = l->depth, reported = l->active + l->busy;
 
 #ifdef RLB_QUEUE_KFUNCS
 	if (rlb_kernel_depth(slot, &depth))
@@ -74,8 +81,9 @@ static __always_inline __u64 scan_weight(const struct rlb_load *l, __u32 slot, e
 		depth = 0;
 #endif
 	if (by == RLB_SCAN_QUEUE)
-		return depth;
-	return l->active + l->busy + (l->queued > depth ? l->queued : depth);
+		return depth << 32 |
+		       (reported < RLB_QUEUE_REPORTED_MAX ? reported : RLB_QUEUE_REPORTED_MAX);
+	return reported + (l->queued > depth ? l->queued : depth);
 }
 
 /* A scan in progress: bpf_loop() hands it to scan_one() for each worker. */
