@@ -10,15 +10,11 @@
 
 #include <stdbool.h>
 
+/* Start from { .fd = -1 }. */
 struct pid_watch {
 	int pid; /* the process watched, 0: none */
 	int fd;	 /* its pidfd, -1 when there is none (or it has fired) */
 };
-
-#define PID_WATCH_INIT             \
-	{                          \
-		.pid = 0, .fd = -1 \
-	}
 
 /*
  * Watches pid from now (0: nothing), unless it is the one watched already. Returns -errno of

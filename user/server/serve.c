@@ -118,8 +118,8 @@ static void watch_successor(struct run *r, int pid)
  * Serves until a stop signal, a worker failure, or a successor that has served (and lived)
  * for cfg->confirm_ms; in the last case hands the group over and sets *successor. Meanwhile
  * it looks at the takeover every WATCH_MS (and at once on SIGUSR2, or when the successor
- * exits: watch_successor): a successor that died at
- * any step is undone, and this instance, whose listeners never left the group, serves on.
+ * exits: watch_successor): a successor that died at any step is undone, and this instance,
+ * whose listeners never left the group, serves on.
  */
 static int serve_until(struct run *r, int *successor)
 {
@@ -356,7 +356,7 @@ static int start(struct run *r)
 
 int serve_run(struct serve_config *cfg)
 {
-	struct run r = { .cfg = cfg, .successor = PID_WATCH_INIT };
+	struct run r = { .cfg = cfg, .successor = { .fd = -1 } };
 	int err, successor = 0, ret = 1;
 	sigset_t sigs;
 

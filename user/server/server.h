@@ -51,7 +51,8 @@ int server_close_worker(struct server *s, unsigned int worker);
 /*
  * Rolling restart, after rlb_group_handover(): TCP workers close their listeners (the queues
  * migrate to the successor) and finish the connections they have, HTTP ones ending keep-alive
- * (over opts.shed_window_ms: worker_handover.c); UDP workers go on answering the old flows that still come, until server_stop().
+ * (over opts.shed_window_ms: worker_handover.c); UDP workers go on answering the old flows
+ * that still come, until server_stop().
  */
 void server_handover(struct server *s);
 
