@@ -469,17 +469,19 @@ static __always_inline int rlb_known_flow_of(struct sk_reuseport_md *md,
 	__u64 now = bpf_ktime_get_coarse_ns(), age;
 	__u64 timeout = (__u64)cfg->flow_timeout * 1000000000ULL;
 
-	if (!fs)
-		return rlb_assure_flow(md, flow, now, timeout);
-	age = now - fs->seen_ns;
-	/* timed out: a flow that begins anew, its first datagram remembered in flows_new */
-	if (age > timeout)
-		return rlb_assure_flow(md, flow, now, timeout);
-	if (rlb_select_slot(md, fs->slot))
-		return -1;
-	if (age > RLB_FLOW_REFRESH_NS)
-		fs->seen_ns = now;
-	return 0;
+	if (fs) {
+		age = now - fs->seen_ns;
+		if (age <= timeout && rlb_select_slot(md, fs->slot) == 0) {
+			if (age > RLB_FLOW_REFRESH_NS)
+				fs->seen_ns = now;
+			return 0;
+		}
+	}
+	/*
+	 * New, timed out, or its socket gone: the flow begins anew, and its second datagram
+	 * must find the slot its first one got now, not the assured entry's.
+	 */
+	return rlb_assure_flow(md, flow, now, timeout);
 }
 
 static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
