@@ -438,8 +438,8 @@ static __always_inline int rlb_tracks_flow(struct sk_reuseport_md *md, struct rl
  * where the first went, and the flow is assured from now on. Returns 0 once selected. The
  * entry in flows_new is left to age out: deleting it would cost a hash operation per flow.
  */
-static __always_inline int rlb_assure_flow(struct sk_reuseport_md *md,
-					   const struct rlb_flow *flow, __u64 now, __u64 timeout)
+static __always_inline int rlb_assure_flow(struct sk_reuseport_md *md, const struct rlb_flow *flow,
+					   __u64 now, __u64 timeout)
 {
 	struct rlb_flow_slot *fs = bpf_map_lookup_elem(&flows_new, flow);
 	struct rlb_flow_slot assured;

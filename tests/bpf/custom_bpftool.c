@@ -29,7 +29,7 @@
 #define NR_WORKERS 4
 #define NR_CONNS 8
 
-static const char *const maps[] = { "config",	"socks",  "workers", "load",	 "stats",
+static const char *const maps[] = { "config",	"socks",  "workers", "load",  "stats",
 				    "weighted", "maglev", "cpus",    "flows", "flows_new" };
 
 /* Runs a shell command line, shown first; returns its exit status. */

@@ -152,8 +152,9 @@ static void real_collect(int fd, int first, int n, enum answer *got)
 		if (i < (uint32_t)first || i >= (uint32_t)(first + n) || got[i] != LOST)
 			continue;
 		answer[len] = '\0';
-		got[i] = !strncmp(answer, "real ", 5) ? BY_A : !strncmp(answer, "worker ", 7) ? BY_B :
-											 LOST;
+		got[i] = !strncmp(answer, "real ", 5)	? BY_A :
+			 !strncmp(answer, "worker ", 7) ? BY_B :
+							  LOST;
 		missing--;
 	}
 }
@@ -303,8 +304,9 @@ int main(void)
 		goto out;
 	for (int n = 0; n < HELLO; n++) {
 		real_round(fd, portnum, n, got);
-		if (!CHECK(count(got, BY_A) == NR_REAL, "datagram %d: %d of %d real flows echoed by A",
-			   n, count(got, BY_A), NR_REAL))
+		if (!CHECK(count(got, BY_A) == NR_REAL,
+			   "datagram %d: %d of %d real flows echoed by A", n, count(got, BY_A),
+			   NR_REAL))
 			goto out;
 	}
 
@@ -339,7 +341,8 @@ int main(void)
 	late = flow_open("127.2.0.1", portnum);
 	if (CHECK(late >= 0, "cannot open the late flow: %s", strerror(-late)))
 		for (int n = 0; n < 2; n++)
-			CHECK(ask(late, NR_REAL, n) == BY_B, "the late flow's datagram %d: not B", n);
+			CHECK(ask(late, NR_REAL, n) == BY_B, "the late flow's datagram %d: not B",
+			      n);
 
 	/* 7. */
 	status = rlbt_serve_stop(&b);
