@@ -34,8 +34,7 @@ static const struct rlb_policy_info policies[] = {
 	[RLB_POLICY_QUIC_CID] = { "quic-cid", "the worker named in the QUIC connection ID",
 				  RLB_NEEDS_BPF | RLB_NEEDS_UDP },
 	[RLB_POLICY_QUEUE] = { "queue",
-			       "the worker with the shortest accept queue; among equals, the least "
-			       "reported load, then in turn",
+			       "the shortest accept queue, then the least reported load, then in turn",
 			       RLB_NEEDS_BPF | RLB_NEEDS_MMAPABLE },
 };
 /* a value added to enum rlb_policy without a row fails here; a row left empty, in the test */
