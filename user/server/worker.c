@@ -109,9 +109,30 @@ static void conn_close(struct worker *w, struct conn *c)
 	rlb_worker_closed(w->group, w->id);
 }
 
+static int conn_progress(struct worker *w, struct conn *c, bool *moved);
+static bool conn_settle(struct worker *w, struct conn *c);
+static int conn_read(struct conn *c);
+
+/*
+ * A new connection is read once before it joins the epoll set: on loopback and on a busy
+ * server its first request is usually there already, and a connection whose request asked to
+ * close is then answered and closed with no epoll_ctl at all. One whose request has not come
+ * yet (the read finds nothing) is added to the epoll set by conn_settle(), as any other.
+ */
+static void conn_start(struct worker *w, struct conn *c)
+{
+	bool moved = false;
+	int err;
+
+	err = conn_read(c);
+	if (!err && (c->in_len || c->peer_eof))
+		err = conn_progress(w, c, &moved);
+	if (err || !conn_settle(w, c))
+		conn_close(w, c);
+}
+
 static void conn_open(struct worker *w, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct conn *c;
 
 	count_accepted(w);
@@ -128,16 +149,11 @@ static void conn_open(struct worker *w, int fd)
 	}
 	memset(c, 0, offsetof(struct conn, in));
 	c->fd = fd;
-	c->events = EPOLLIN;
-	ev.data.ptr = c;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		conn_put(w, c);
-		drop(w, fd);
-		return;
-	}
+	/* events 0: not in the epoll set yet */
 	set_nr_conns(w, w->nr_conns + 1);
 	c->last_active_ms = w->now_ms;
 	conn_link_newest(w, c);
+	conn_start(w, c);
 }
 
 static int listener_pause(struct worker *w)
@@ -189,35 +205,37 @@ static int accept_starved(struct worker *w, int err)
 	return listener_pause(w);
 }
 
-/* The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. */
+/*
+ * The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. The batch is
+ * accepted first and read after (conn_start): that leaves each client the time of the batch
+ * (at least the accept4 that finds the queue empty) to send its request.
+ */
 static int worker_accept(struct worker *w)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	int fds[ACCEPT_BATCH], nr = 0, err = 0;
+
+	while (nr < ACCEPT_BATCH) {
 		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			conn_open(w, fd);
+			fds[nr++] = fd;
 			continue;
 		}
-		switch (errno) {
-		case EAGAIN:
-			return 0;
-		case EMFILE:
-		case ENFILE:
-		case ENOBUFS:
-		case ENOMEM:
-			return accept_starved(w, errno);
-		case EBADF:
-		case EINVAL:
-		case ENOTSOCK:
-		case EFAULT:
-			return fail(w, "accept4");
-		default:
-			/* that one failed in the queue (ECONNABORTED, EPROTO...): next */
+		if (errno == EAGAIN)
+			break;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			err = accept_starved(w, errno);
 			break;
 		}
+		if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK || errno == EFAULT) {
+			err = fail(w, "accept4");
+			break;
+		}
+		/* that one failed in the queue (ECONNABORTED, EPROTO...): next */
 	}
-	return 0;
+	for (int i = 0; i < nr; i++)
+		conn_open(w, fds[i]);
+	return err;
 }
 
 static int worker_datagrams(struct worker *w)
@@ -331,8 +349,9 @@ static bool conn_settle(struct worker *w, struct conn *c)
 	}
 	if (want != c->events) {
 		struct epoll_event ev = { .events = want, .data.ptr = c };
+		int op = c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		if (epoll_ctl(w->epfd, op, c->fd, &ev))
 			return false;
 		c->events = want;
 	}

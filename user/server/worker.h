@@ -22,7 +22,7 @@ struct conn {
 	struct conn *prev, *next; /* the worker's list, least recently active first */
 	uint64_t last_active_ms;
 	int fd;
-	uint32_t events;	   /* the epoll interest registered now */
+	uint32_t events;	   /* the epoll interest registered now; 0: not in the set yet */
 	uint32_t in_off, in_len;   /* unconsumed input is in[in_off .. in_len) */
 	uint32_t out_off, out_len; /* unsent output is out[out_off .. out_len) */
 	uint64_t body_left;	   /* http: bytes of a request body still to skip */
