@@ -107,26 +107,63 @@ static void conn_close(struct worker *w, struct conn *c)
 	conn_put(w, c);
 	set_nr_conns(w, w->nr_conns - 1);
 	rlb_worker_closed(w->group, w->id);
+	worker_defer_update(w);
 }
 
 static int conn_progress(struct worker *w, struct conn *c, bool *moved);
 static bool conn_settle(struct worker *w, struct conn *c);
 static int conn_read(struct conn *c);
 
+/* Searched for a connection's place in the list, at most: beyond, it may be closed late. */
+#define BACKDATE_STEPS 64
+
 /*
- * A new connection is read once before it joins the epoll set: on loopback and on a busy
- * server its first request is usually there already, and a connection whose request asked to
- * close is then answered and closed with no epoll_ctl at all. One whose request has not come
- * yet (the read finds nothing) is added to the epoll set by conn_settle(), as any other.
+ * A new connection, the newest, that was silent for ms already: its idle clock started then.
+ * It moves back in the list to keep it in order of last activity (the idle sweep reads its
+ * head only), past at most BACKDATE_STEPS connections, so that a flood of silent connections
+ * does not cost a walk of the whole list each.
+ */
+static void conn_backdate(struct worker *w, struct conn *c, uint64_t ms)
+{
+	struct conn *after = c->prev;
+
+	c->last_active_ms -= ms < c->last_active_ms ? ms : 0;
+	for (int i = 0; after && after->last_active_ms > c->last_active_ms; i++) {
+		if (i == BACKDATE_STEPS) {
+			c->last_active_ms = after->last_active_ms;
+			break;
+		}
+		after = after->prev;
+	}
+	if (after == c->prev)
+		return;
+	conn_unlink(w, c);
+	c->prev = after;
+	c->next = after ? after->next : w->oldest;
+	if (after)
+		after->next = c;
+	else
+		w->oldest = c;
+	c->next->prev = c;
+}
+
+/*
+ * A deferring listener (defer.c) hands a connection over with its first request in: it is read
+ * at once, and one whose request asked to close is answered and closed without joining the
+ * epoll set. Any other new connection joins it through conn_settle().
  */
 static void conn_start(struct worker *w, struct conn *c)
 {
 	bool moved = false;
-	int err;
+	int err = 0;
 
-	err = conn_read(c);
-	if (!err && (c->in_len || c->peer_eof))
-		err = conn_progress(w, c, &moved);
+	if (w->deferring) {
+		err = conn_read(c);
+		if (!err && (c->in_len || c->peer_eof))
+			err = conn_progress(w, c, &moved);
+		else if (!err)
+			conn_backdate(w, c, worker_defer_waited_ms(w));
+	}
 	if (err || !conn_settle(w, c))
 		conn_close(w, c);
 }
@@ -149,10 +186,10 @@ static void conn_open(struct worker *w, int fd)
 	}
 	memset(c, 0, offsetof(struct conn, in));
 	c->fd = fd;
-	/* events 0: not in the epoll set yet */
 	set_nr_conns(w, w->nr_conns + 1);
 	c->last_active_ms = w->now_ms;
 	conn_link_newest(w, c);
+	worker_defer_update(w);
 	conn_start(w, c);
 }
 
@@ -206,36 +243,41 @@ static int accept_starved(struct worker *w, int err)
 }
 
 /*
- * The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. The batch is
- * accepted first and read after (conn_start): that leaves each client the time of the batch
- * (at least the accept4 that finds the queue empty) to send its request.
+ * The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. A worker
+ * woken for its listener alone takes one connection: its queue most likely holds just that one,
+ * and the accept4 that would find it empty costs as much as the epoll_wait that names the
+ * listener again when more wait. A busier wake-up takes a batch.
  */
-static int worker_accept(struct worker *w)
+static int worker_accept(struct worker *w, bool alone)
 {
-	int fds[ACCEPT_BATCH], nr = 0, err = 0;
+	int max = alone ? 1 : ACCEPT_BATCH;
 
-	while (nr < ACCEPT_BATCH) {
+	for (int i = 0; i < max; i++) {
 		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			fds[nr++] = fd;
+			conn_open(w, fd);
 			continue;
 		}
-		if (errno == EAGAIN)
-			break;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			err = accept_starved(w, errno);
+		switch (errno) {
+		case EAGAIN:
+			return 0;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			return accept_starved(w, errno);
+		case EBADF:
+		case EINVAL:
+		case ENOTSOCK:
+		case EFAULT:
+			return fail(w, "accept4");
+		default:
+			/* that one failed in the queue (ECONNABORTED, EPROTO...): next */
 			break;
 		}
-		if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK || errno == EFAULT) {
-			err = fail(w, "accept4");
-			break;
-		}
-		/* that one failed in the queue (ECONNABORTED, EPROTO...): next */
 	}
-	for (int i = 0; i < nr; i++)
-		conn_open(w, fds[i]);
-	return err;
+	return 0;
 }
 
 static int worker_datagrams(struct worker *w)
@@ -537,7 +579,7 @@ void *worker_main(void *arg)
 			if (!p)
 				stop = true;
 			else if (p == w && w->lfd >= 0)
-				err = w->udp ? worker_datagrams(w) : worker_accept(w);
+				err = w->udp ? worker_datagrams(w) : worker_accept(w, n == 1);
 			else if (p != w && p != &w->ctlfd)
 				conn_on_event(w, p);
 		}
@@ -605,6 +647,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 		if (setsockopt(w->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 			return -errno;
 	}
+	worker_defer_update(w);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;

@@ -59,6 +59,7 @@ struct worker {
 	uint64_t now_ms; /* CLOCK_MONOTONIC, read once per turn of the loop */
 	uint64_t resume_ms; /* the listener is out of the epoll set until then; 0: it is in */
 	bool handed_over;   /* http: keep-alive ends with the next answer */
+	bool deferring;	    /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
 	bool idle_told;	    /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
 	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
@@ -109,6 +110,11 @@ static inline size_t conn_out_room(const struct conn *c)
 {
 	return CONN_OUT_SIZE - c->out_len;
 }
+
+/* Turns TCP_DEFER_ACCEPT on or off as the worker's mode and --max-conns want it (defer.c). */
+void worker_defer_update(struct worker *w);
+/* How long a connection handed over with nothing to read has been silent already. */
+uint64_t worker_defer_waited_ms(const struct worker *w);
 
 /* Mode handlers: each consumes what it can of in[] and queues its answers in out[]. */
 void http_on_input(struct worker *w, struct conn *c);
