@@ -48,9 +48,9 @@ static __always_inline void rlb_rollout_split(const struct rlb_config *cfg)
  */
 __u64 rollout_cursors[2];
 
-static __always_inline __u64 *rlb_cursor(__u64 *serving)
+static __always_inline __u64 *rlb_cursor(const struct rlb_config *cfg, __u64 *serving)
 {
-	const struct rlb_pick *p = rlb_picked(rlb_config());
+	const struct rlb_pick *p = rlb_picked(cfg);
 
 	return p ? &rollout_cursors[p->generation & 1] : serving;
 }

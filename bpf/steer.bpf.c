@@ -68,7 +68,7 @@ static __always_inline __u32 next_turn(const struct rlb_config *cfg, __u32 nr)
 	for (__u32 i = 0; i < RLB_MAX_WORKERS; i++) {
 		if (i >= nr)
 			break;
-		w = __sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) % nr;
+		w = __sync_fetch_and_add(rlb_cursor(cfg, &rr_cursor), 1) % nr;
 		if (rlb_worker_live_of(cfg, w))
 			break;
 	}
@@ -124,13 +124,14 @@ static __always_inline __u32 by_cid(struct sk_reuseport_md *md, const struct rlb
 				    const struct rlb_flow *f, __u32 nr, int *done)
 {
 	__u8 cid[RLB_CID_LEN];
-	__u32 slot;
+	__u32 slot, base;
 
 	if (rlb_quic_dcid(md, cid))
 		return by_hash(md, cfg, f, nr);
 	slot = rlb_cid_slot(cid, cfg->seed);
-	if (slot >= rlb_slot(0) && slot - rlb_slot(0) < nr && rlb_worker_live(slot - rlb_slot(0)))
-		return slot - rlb_slot(0);
+	base = rlb_slot_of(cfg, 0);
+	if (slot >= base && slot - base < nr && rlb_worker_live_of(cfg, slot - base))
+		return slot - base;
 	if (slot < RLB_MAX_SLOTS && rlb_select_slot(md, slot) == 0) {
 		*done = 1;
 		return RLB_NONE;
@@ -159,7 +160,7 @@ static __always_inline __u32 choose(struct sk_reuseport_md *md, const struct rlb
 	case RLB_POLICY_WEIGHTED:
 		return from_table(&weighted,
 				  (cfg->table & 1) * RLB_WEIGHT_TABLE +
-					  (__sync_fetch_and_add(rlb_cursor(&rr_cursor), 1) &
+					  (__sync_fetch_and_add(rlb_cursor(cfg, &rr_cursor), 1) &
 					   (RLB_WEIGHT_TABLE - 1)));
 	case RLB_POLICY_MAGLEV:
 		return maglev_pick(md, cfg, f, nr);

@@ -73,7 +73,8 @@ enum rlb_policy {
 	X(CUSTOM, custom)     \
 	X(PICK, pick)         \
 	X(SHED, shed)         \
-	X(MEMBERS, members)
+	X(MEMBERS, members)   \
+	X(FLOWS_NEW, flows_new)
 
 /* A map's index in the tables made from RLB_MAPS (RLB_MAP_CONFIG, ...). */
 enum rlb_map {
@@ -265,7 +266,8 @@ _Static_assert(sizeof(struct rlb_cpu) == 4, "BPF ABI: struct rlb_cpu");
 /*
  * Map "flows" (LRU hash), key struct rlb_flow (reuselb/hash.h): the slot that took a UDP flow
  * and when it last sent. Written by the program; lets old flows finish on the old generation
- * of a restart while new flows go to the new one.
+ * of a restart while new flows go to the new one. Map "flows_new" holds the same for flows
+ * seen once so far, until their second datagram promotes them (reuselb/policy.bpf.h).
  */
 struct rlb_flow_slot {
 	__u32 slot;

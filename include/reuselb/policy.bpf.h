@@ -123,6 +123,19 @@ struct {
 	__type(value, struct rlb_flow_slot);
 } flows SEC(".maps");
 
+/*
+ * Key struct rlb_flow: struct rlb_flow_slot, a UDP flow seen once so far. Written by the
+ * program; sized by the owner like "flows". A flow's second datagram promotes it into "flows":
+ * a flood of one-datagram sources (spoofed ones cost an attacker nothing) turns this table
+ * over and leaves the flows that answered alone (conntrack's unassured and assured).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RLB_MAX_FLOWS);
+	__type(key, struct rlb_flow);
+	__type(value, struct rlb_flow_slot);
+} flows_new SEC(".maps");
+
 /* Key 0, per CPU: struct rlb_pick, the generation of the packet placed now (a rollout). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -421,27 +434,54 @@ static __always_inline int rlb_tracks_flow(struct sk_reuseport_md *md, struct rl
 #define RLB_FLOW_REFRESH_NS (1ULL << 28) /* about a quarter of a second */
 
 /*
+ * A flow's second datagram (its first is in "flows_new", younger than the timeout): it goes
+ * where the first went, and the flow is assured from now on. Returns 0 once selected. The
+ * entry in flows_new is left to age out: deleting it would cost a hash operation per flow.
+ */
+static __always_inline int rlb_assure_flow(struct sk_reuseport_md *md, const struct rlb_flow *flow,
+					   __u64 now, __u64 timeout)
+{
+	struct rlb_flow_slot *fs = bpf_map_lookup_elem(&flows_new, flow);
+	struct rlb_flow_slot assured;
+
+	if (!fs || now - fs->seen_ns > timeout)
+		return -1;
+	assured.slot = fs->slot;
+	if (rlb_select_slot(md, assured.slot))
+		return -1;
+	assured.seen_ns = now;
+	assured.born = now >> RLB_FLOW_BORN_SHIFT;
+	bpf_map_update_elem(&flows, flow, &assured, BPF_ANY);
+	return 0;
+}
+
+/*
  * A datagram of a flow seen lately goes back to the socket that had it, whatever generation
- * that is, so that a restart leaves running flows where they are. Returns 0 once selected.
+ * that is, so that a restart leaves running flows where they are. Returns 0 once selected. An
+ * assured flow costs one lookup; only a flow not in "flows" (a new one, or its second
+ * datagram) also looks in "flows_new".
  */
 static __always_inline int rlb_known_flow_of(struct sk_reuseport_md *md,
 					     const struct rlb_config *cfg,
 					     const struct rlb_flow *flow)
 {
 	struct rlb_flow_slot *fs = bpf_map_lookup_elem(&flows, flow);
-	__u64 now, age;
+	__u64 now = bpf_ktime_get_coarse_ns(), age;
+	__u64 timeout = (__u64)cfg->flow_timeout * 1000000000ULL;
 
-	if (!fs)
-		return -1;
-	now = bpf_ktime_get_coarse_ns();
-	age = now - fs->seen_ns;
-	if (age > (__u64)cfg->flow_timeout * 1000000000ULL)
-		return -1;
-	if (rlb_select_slot(md, fs->slot))
-		return -1;
-	if (age > RLB_FLOW_REFRESH_NS)
-		fs->seen_ns = now;
-	return 0;
+	if (fs) {
+		age = now - fs->seen_ns;
+		if (age <= timeout && rlb_select_slot(md, fs->slot) == 0) {
+			if (age > RLB_FLOW_REFRESH_NS)
+				fs->seen_ns = now;
+			return 0;
+		}
+	}
+	/*
+	 * New, timed out, or its socket gone: the flow begins anew, and its second datagram
+	 * must find the slot its first one got now, not the assured entry's.
+	 */
+	return rlb_assure_flow(md, flow, now, timeout);
 }
 
 static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
@@ -454,14 +494,17 @@ static __always_inline int rlb_known_flow(struct sk_reuseport_md *md)
 	return rlb_known_flow_of(md, cfg, &flow);
 }
 
-/* A UDP flow's first datagram: the slot it got is where the rest of it goes. */
+/*
+ * A UDP flow's first datagram: the slot it got is where the rest of it goes, once its second
+ * datagram has promoted it from flows_new into flows (rlb_known_flow_of).
+ */
 static __always_inline void rlb_remember_flow(const struct rlb_flow *flow, __u32 slot)
 {
 	struct rlb_flow_slot fs = { .slot = slot };
 
 	fs.seen_ns = bpf_ktime_get_coarse_ns();
 	fs.born = fs.seen_ns >> RLB_FLOW_BORN_SHIFT;
-	bpf_map_update_elem(&flows, flow, &fs, BPF_ANY);
+	bpf_map_update_elem(&flows_new, flow, &fs, BPF_ANY);
 }
 
 /*

@@ -365,6 +365,13 @@ int rlb_ctl_rebalance(struct rlb_ctl *ctl, unsigned int threshold, unsigned int 
 		      unsigned int shed[RLB_MAX_WORKERS]);
 /* Called by the worker's own thread only: whether this connection should close now. */
 bool rlb_worker_should_shed(struct rlb_group *g, unsigned int worker);
+/*
+ * The worker's own order, without the map (its thread only): shed count connections over
+ * window_ms from now, as rlb_worker_should_shed() spreads an order. A server that has handed
+ * its group over gives the keep-alive connections it has a window to leave in.
+ */
+void rlb_worker_shed_start(struct rlb_group *g, unsigned int worker, unsigned int count,
+			   unsigned int window_ms);
 
 int rlb_ctl_cid_mint(const struct rlb_ctl *ctl, unsigned int worker, uint16_t host,
 		     uint8_t cid[RLB_CID_LEN]);

@@ -45,7 +45,7 @@ pins=/sys/fs/bpf/reuselb/tcp-$port
 wait_idle id
 
 # 2. Every pin dumps, with field names.
-for map in config socks workers load stats weighted maglev cpus custom flows; do
+for map in config socks workers load stats weighted maglev cpus custom flows flows_new; do
 	bpftool map dump pinned "$pins/$map" >"$tmp/$map.txt" 2>"$tmp/err" ||
 		fail "bpftool map dump pinned $pins/$map: $(cat "$tmp/err")"
 done

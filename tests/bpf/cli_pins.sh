@@ -59,7 +59,7 @@ serve_start first -a 127.0.0.1 -p 0 -w 2 --mode id || finish
 port=${SERVE_PORT[first]}
 dir=/sys/fs/bpf/reuselb/tcp-$port
 progs[first]=${SERVE_LINE[first]##*program id }
-for pin in config socks workers load stats weighted maglev cpus custom flows steer; do
+for pin in config socks workers load stats weighted maglev cpus custom flows flows_new steer; do
 	[ -e "$dir/$pin" ] || fail "no pin $dir/$pin"
 done
 "$REUSELB" list | grep -Eq "^tcp-$port +${SERVE_PID[first]} " || fail "list: $("$REUSELB" list)"

@@ -29,8 +29,8 @@
 #define NR_WORKERS 4
 #define NR_CONNS 8
 
-static const char *const maps[] = { "config",	"socks",  "workers", "load", "stats",
-				    "weighted", "maglev", "cpus",    "flows" };
+static const char *const maps[] = { "config",	"socks",  "workers", "load",  "stats",
+				    "weighted", "maglev", "cpus",    "flows", "flows_new" };
 
 /* Runs a shell command line, shown first; returns its exit status. */
 static int run(const char *cmd)

@@ -11,11 +11,14 @@
  * 3. rlbload on TCP (and UDP but for the kill run); B and Bu: the same commands with
  *    --takeover --canary 10. Four more flows start, some of them on the canary.
  * 4. Over the next 2000 connections, the canary's share of what the program steered is
- *    10 +- 2 % (TCP; UDP new flows too where they run). "set 50": 50 +- 2 % over 2000 more.
+ *    10 +- 2 %; of the next 1000 new UDP flows (where rlbload makes them), those whose entry
+ *    in the flows map names a slot of the canary are 10 +- 2 %. "set 50": 50 +- 2 % of 2000
+ *    more connections and 1000 more flows.
  * 5. promote: A and Au hand over and exit 0 (Au once the flows stop); of 1000 connections
  *    after, 100 % go to B's generation. rollback: the same with B and A swapped. kill: SIGSTOP
  *    B and Bu, note B's accepted and open connections, SIGKILL both; the owners notice by
- *    themselves ("canary died"), then A takes 100 % of the next 1000.
+ *    themselves ("canary died") within UNDONE_MS of the kill (they watch it through a
+ *    pidfd), then A takes 100 % of the next 1000.
  * 6. The flows stop: not one datagram of them was lost (in the kill run: of those on A, the
  *    first four; the canary's died with it). rlbload: no connection failed (kill run: at
  *    most those B had accepted and not answered); UDP: every flow answered.
@@ -30,16 +33,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <reuselb/hash.h>
 
 #include "rlbtest.h"
 
 #define WAIT_MS 60000
 #define FLOWS 4
 #define MEASURE 2000
+#define NEW_FLOWS 1000
+/* from a canary's kill -9 to its owner's undoing it: a pidfd wakes the owner at the exit */
+#define UNDONE_MS 50
 
 enum run { PROMOTE, ROLLBACK, KILL };
 static const char *const run_names[] = { "promote", "rollback", "kill -9" };
@@ -160,6 +168,62 @@ static double share_of_next(struct group *g, unsigned int gen, uint64_t n)
 	return 100.0 * (double)(of1 - of0) / (double)(all1 - all0);
 }
 
+/* A stamp as the program writes "born": bpf_ktime_get_coarse_ns() >> RLB_FLOW_BORN_SHIFT. */
+static uint32_t born_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)(((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec) >>
+			  RLB_FLOW_BORN_SHIFT);
+}
+
+/*
+ * The UDP flows the program placed after the stamp since, by the entries it made for them in
+ * the flows map (one per new flow, made where it chose the flow's slot), and in *of_gen those
+ * it placed in generation gen. The long-lived flows and their datagrams are older: only new
+ * flows count.
+ */
+static uint64_t new_flows(struct group *g, uint32_t since, unsigned int gen, uint64_t *of_gen)
+{
+	struct rlb_flow key, next;
+	struct rlb_flow_slot v;
+	uint64_t all = 0;
+	char path[128];
+	void *prev = NULL;
+	int fd;
+
+	*of_gen = 0;
+	snprintf(path, sizeof(path), "%s/%s/flows", RLB_PIN_ROOT, g->name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v) || (int32_t)(v.born - since) <= 0)
+			continue;
+		all++;
+		*of_gen += v.slot / RLB_MAX_WORKERS == gen;
+	}
+	close(fd);
+	return all;
+}
+
+/* The share of generation gen, in percent, of the next n new UDP flows; -1 if they did not come. */
+static double flow_share_of_next(struct group *g, unsigned int gen, uint64_t n)
+{
+	const struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+	long end = rlbt_now_ms() + WAIT_MS;
+	uint32_t since = born_now();
+	uint64_t all, of;
+
+	/* a walk of the whole map each look: spaced, bounded by the deadline */
+	while ((all = new_flows(g, since, gen, &of)) < n && rlbt_now_ms() < end)
+		nanosleep(&pause, NULL);
+	return all >= n ? 100.0 * (double)of / (double)all : -1;
+}
+
 static int serve(const char *name, const char *port, bool udp, const char *canary,
 		 struct rlbt_server *s)
 {
@@ -214,7 +278,7 @@ static void run_one(enum run run)
 	const char *uload[] = { "-p",  uport, "-m",  "echo", "-u",   "-d",
 				"600", "-r",  "500", "-t",   "5000", NULL };
 	struct rlb_rollout_view v;
-	unsigned int gen_a, gen_b, nr_flows = run == KILL ? FLOWS : 2 * FLOWS;
+	unsigned int gen_a, gen_b, ugen_b, nr_flows = run == KILL ? FLOWS : 2 * FLOWS;
 	uint64_t b_active = 0, failed;
 	unsigned long sent = 0, lost = 0;
 	int status;
@@ -248,16 +312,20 @@ static void run_one(enum run run)
 		goto out;
 	gen_a = v.gens[0].pid == a.pid ? v.gens[0].generation : v.gens[1].generation;
 	gen_b = !gen_a;
+	if (!CHECK(!rlb_ctl_rollout_read(u.ctl, &v) && v.nr == 2, "no canary in %s", u.name))
+		goto out;
+	ugen_b = v.gens[0].pid == bu.pid ? v.gens[0].generation : v.gens[1].generation;
 
 	/* 4. */
-	/*
-	 * TCP only: the stats count the long flows' datagrams too, so the UDP figures do not
-	 * tell the split of new flows (the split is one code path for both: bpf/rollout.bpf.h)
-	 */
+	/* UDP: the stats count the long flows' datagrams too; the flows map tells new flows */
 	within(share_of_next(&t, gen_b, MEASURE), 10, "tcp canary at 10", run);
+	if (run != KILL)
+		within(flow_share_of_next(&u, ugen_b, NEW_FLOWS), 10, "udp canary at 10", run);
 	CHECK(!rlb_ctl_rollout_set(t.ctl, 50) && !rlb_ctl_rollout_set(u.ctl, 50), "set 50: %s",
 	      rlb_last_error());
 	within(share_of_next(&t, gen_b, MEASURE), 50, "tcp canary at 50", run);
+	if (run != KILL)
+		within(flow_share_of_next(&u, ugen_b, NEW_FLOWS), 50, "udp canary at 50", run);
 
 	/* 5. */
 	if (run == PROMOTE) {
@@ -270,20 +338,33 @@ static void run_one(enum run run)
 		within(share_of_next(&t, gen_a, MEASURE / 2), 100, "tcp after rollback", run);
 	} else {
 		struct rlbt_totals tb;
+		long killed, undone_t, undone_u;
 
 		kill(b.pid, SIGSTOP);
 		kill(bu.pid, SIGSTOP);
 		if (!rlb_ctl_rollout_read(t.ctl, &v))
 			for (unsigned int i = 0; i < v.nr; i++)
 				b_active += v.gens[i].pid == b.pid ? v.gens[i].active : 0;
+		killed = rlbt_now_ms();
 		kill(b.pid, SIGKILL);
 		kill(bu.pid, SIGKILL);
+		/*
+		 * A watches its canary's pidfd, readable once B has exited (a zombie too: the
+		 * test reaps it after); its sockets are closed by then, and until A undoes the
+		 * rollout the kernel's hash gives B's share to A's listeners
+		 */
+		undone_t = rlbt_wait_for(canary_undone, &t, WAIT_MS) ? rlbt_now_ms() - killed : -1;
+		undone_u = rlbt_wait_for(canary_undone, &u, WAIT_MS) ? rlbt_now_ms() - killed : -1;
+		printf("kill -9: the owners undid the dead canaries' rollout %ld ms (tcp) and %ld "
+		       "ms (udp) after the kill\n",
+		       undone_t, undone_u);
+		CHECK(undone_t >= 0 && undone_u >= 0,
+		      "the owners did not undo the dead canaries' rollout");
+		CHECK(undone_t <= UNDONE_MS && undone_u <= UNDONE_MS,
+		      "the owners undid the rollout %ld and %ld ms after the kill, want %d at most",
+		      undone_t, undone_u, UNDONE_MS);
 		CHECK(rlbt_serve_wait(&b, WAIT_MS) == 128 + SIGKILL, "B did not die by SIGKILL");
 		CHECK(rlbt_serve_wait(&bu, WAIT_MS) == 128 + SIGKILL, "Bu did not die by SIGKILL");
-		/* A looks at its canary every 100 ms; meanwhile the kernel's hash places B's share */
-		CHECK(rlbt_wait_for(canary_undone, &t, WAIT_MS) &&
-			      rlbt_wait_for(canary_undone, &u, WAIT_MS),
-		      "the owners did not undo the dead canaries' rollout");
 		within(share_of_next(&t, gen_a, MEASURE / 2), 100, "tcp after kill -9", run);
 		rlbt_group_totals(t.name, &tb);
 		printf("kill -9: B had %llu accepted and open; %llu migrated to A\n",

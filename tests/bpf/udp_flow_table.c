@@ -12,7 +12,8 @@
  *
  * Each phase: "$REUSELB serve -a 127.0.0.1 -p 0 -w 4 --udp --mode id --policy round-robin
  * --flow-timeout 3 --flow-table N --name rlbt-flows-PID-N --metrics 127.0.0.1:0"; a flood of
- * one-datagram flows from source addresses 127.1.0.0 and up (IP_PKTINFO, one socket); the
+ * two-datagram flows from source addresses 127.1.0.0 and up (IP_PKTINFO, one socket: the
+ * second datagram makes a flow one the table keeps, bpf/race_udp_spoof); the
  * 16 quiet flows from 127.0.0.1 read which worker answers them, a round every QUIET_MS.
  *
  * 1. N = 256 (full in a quarter of a second), 10 rounds: half the quiet flows or more change
@@ -55,7 +56,11 @@ static uint16_t port;
 static int stop;
 static long flooded;
 
-/* FLOOD_RATE datagrams a second, each from a source address of its own: a new flow each. */
+/*
+ * FLOOD_RATE new flows a second, each from a source address of its own, each two datagrams:
+ * a flow seen once is kept apart from those that came back (flows_new), and only these can
+ * fill the table the quiet flows are in.
+ */
 static void *flood(void *arg)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -89,7 +94,7 @@ static void *flood(void *arg)
 			cm->cmsg_len = CMSG_LEN(sizeof(*pi));
 			/* 127.1.0.0 and up: never 127.0.0.1, the quiet flows' address */
 			pi->ipi_spec_dst.s_addr = htonl(0x7f010000 + (uint32_t)sent);
-			if (sendmsg(fd, &msg, 0) == 1)
+			if (sendmsg(fd, &msg, 0) == 1 && sendmsg(fd, &msg, 0) == 1)
 				__atomic_fetch_add(&flooded, 1, __ATOMIC_RELAXED);
 		}
 		/* the answers: read and dropped, so that the socket's buffer never fills */

@@ -25,7 +25,7 @@ static const char usage[] =
 	"  set PCT     the canary gets PCT % (0 to 100) of new connections and flows, at once\n"
 	"  promote     the canary gets them all; the old instance hands over to it as in a\n"
 	"              takeover (its listeners close, their queues move, it finishes within its\n"
-	"              --grace and exits)\n"
+	"              --grace, HTTP keep-alive over its --shed-window, and exits)\n"
 	"  rollback    the old instance gets them all; the canary hands over to it the same way\n"
 	"\n"
 	"Open connections and known UDP flows stay where they are, whatever the split.\n";

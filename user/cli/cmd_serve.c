@@ -24,7 +24,7 @@ static const char usage[] =
 	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
 	"                     [--udp-flows on|off]\n"
 	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
-	"                     [--confirm MS] [--canary PCT] [-v]\n"
+	"                     [--confirm MS] [--canary PCT] [--shed-window SECS] [-v]\n"
 	"\n"
 	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
 	"program that picks the worker of each new connection (or datagram).\n"
@@ -94,6 +94,12 @@ static const struct cli_option options[] = {
 	  "100) of new connections and flows beside the live\n"
 	  "instance instead of all of them; then reuselb rollout\n"
 	  "sets the share, promotes it or rolls it back" },
+	{ "shed-window", CLI_OPT_SHED_WINDOW, "SECS",
+	  "http: once a successor has taken over (or a rollout\n"
+	  "promoted or rolled back), end the keep-alive connections\n"
+	  "a few at a time over this long, not each with its next\n"
+	  "answer; at most --grace (a longer one is cut to it), 0 to\n"
+	  CLI_STR(SECONDS_LIMIT) " (default 0: with the next answer)" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -145,7 +151,8 @@ static const char usage_modes[] =
 	"  back and serves on. Then it hands over: each worker closes its\n"
 	"  listener, whose queued connections the kernel moves to the new instance (with\n"
 	"  a migrate-capable kernel), finishes its open connections (HTTP ends\n"
-	"  keep-alive), and exits 0 once they are done or --grace has passed. A UDP\n"
+	"  keep-alive: with each next answer, or a few at a time over --shed-window),\n"
+	"  and exits 0 once they are done or --grace has passed. A UDP\n"
 	"  instance goes on answering the flows it had until they have been quiet for\n"
 	"  --flow-timeout or --grace has passed. SIGINT or SIGTERM still stop at once.\n"
 	"  A SIGUSR2 with no successor in the group is ignored.\n"
@@ -198,6 +205,7 @@ struct serve_args {
 	uint16_t metrics_port;
 	unsigned int grace_s;
 	unsigned int confirm_ms;
+	unsigned int shed_window_s;
 };
 
 /* "IPV4:PORT" or "[IPV6]:PORT"; a bare IPv6 address would leave the port ambiguous. */
@@ -317,6 +325,10 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		err = cli_uint_option(p, opt, val, 0, CONFIRM_LIMIT, " ms", &n);
 		a->confirm_ms = n;
 		break;
+	case CLI_OPT_SHED_WINDOW:
+		err = cli_uint_option(p, opt, val, 0, SECONDS_LIMIT, " seconds", &n);
+		a->shed_window_s = n;
+		break;
 	case CLI_OPT_CANARY:
 		err = cli_uint_option(p, opt, val, 0, 100, " percent", &n);
 		a->group.canary = true;
@@ -332,7 +344,8 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 /* After the options: what they mean together. */
 static int serve_operands(void *args, struct cli_parser *p)
 {
-	static const int tcp_only[] = { 'b', CLI_OPT_MAX_CONNS, CLI_OPT_IDLE_TIMEOUT };
+	static const int tcp_only[] = { 'b', CLI_OPT_MAX_CONNS, CLI_OPT_IDLE_TIMEOUT,
+					CLI_OPT_SHED_WINDOW };
 	struct serve_args *a = args;
 
 	if (cli_operands_at_most(p, 0))
@@ -385,6 +398,9 @@ static void to_config(const struct serve_args *a, struct serve_config *cfg)
 	cfg->server = a->server;
 	cfg->grace_s = a->grace_s;
 	cfg->confirm_ms = a->confirm_ms;
+	/* the old instance must still be done within its grace period */
+	cfg->server.shed_window_ms =
+		(a->shed_window_s < a->grace_s ? a->shed_window_s : a->grace_s) * 1000u;
 	if (a->metrics) {
 		cfg->metrics_addr = a->metrics_addr.text;
 		cfg->metrics_port = a->metrics_port;

@@ -197,8 +197,9 @@ int rlb_ctl_open(const char *name, struct rlb_ctl **out)
 		c->fd[i] = -1;
 	for (int i = 0; i < RLB_MAP__COUNT && !err; i++) {
 		err = open_pin(name, rlb_map_names[i], &c->fd[i]);
-		/* members came later: a group pinned by an older reuselb has none (pids unknown) */
-		if (err == -ENOENT && i == RLB_MAP_MEMBERS)
+		/* members and flows_new came later: a group pinned by an older reuselb has none
+		 * (pids unknown; the CLI does not read flows_new) */
+		if (err == -ENOENT && (i == RLB_MAP_MEMBERS || i == RLB_MAP_FLOWS_NEW))
 			err = 0;
 	}
 	if (!err)

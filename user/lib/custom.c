@@ -31,11 +31,11 @@ static bool same_definition(const struct bpf_map *map, int fd)
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return false;
-	/* the owner sizes the flows table (serve --flow-table): a policy takes it as it is */
+	/* the owner sizes the flows tables (serve --flow-table): a policy takes them as they are */
 	return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
 	       info.value_size == bpf_map__value_size(map) &&
 	       (info.max_entries == bpf_map__max_entries(map) ||
-		!strcmp(bpf_map__name(map), "flows"));
+		!strcmp(bpf_map__name(map), "flows") || !strcmp(bpf_map__name(map), "flows_new"));
 }
 
 /*

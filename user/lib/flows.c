@@ -75,8 +75,13 @@ int rlb_flows_size(struct rlb_group *g)
 
 	if (!g->opts.udp)
 		return 0;
-	if (!g->predecessor)
-		return bpf_map__set_max_entries(g->skel->maps.flows, rlb_flow_table(g));
+	if (!g->predecessor) {
+		err = bpf_map__set_max_entries(g->skel->maps.flows, rlb_flow_table(g));
+		/* flows seen once get as large a table: one must come back before it is evicted */
+		if (!err)
+			err = bpf_map__set_max_entries(g->skel->maps.flows_new, rlb_flow_table(g));
+		return err;
+	}
 	/* the maps are shared: a successor takes the live table as it is */
 	if (!g->opts.flow_table)
 		return 0;

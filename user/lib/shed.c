@@ -107,16 +107,32 @@ static void look(struct rlb_group *g, unsigned int worker, struct rlb_shed_state
 	s->window_ms = order.window_s * 1000ull;
 }
 
+void rlb_worker_shed_start(struct rlb_group *g, unsigned int worker, unsigned int count,
+			   unsigned int window_ms)
+{
+	struct rlb_shed_state *s;
+
+	if (!g || worker >= g->opts.nr_workers)
+		return;
+	s = &g->shed[worker];
+	/* s->seq stays: a later order in the map still replaces this one */
+	s->budget = count;
+	s->done = 0;
+	s->start_ms = now_ms();
+	s->window_ms = window_ms;
+}
+
 bool rlb_worker_should_shed(struct rlb_group *g, unsigned int worker)
 {
 	struct rlb_shed_state *s;
 	uint64_t now, allowed;
 
-	if (!g || !g->skel || worker >= g->opts.nr_workers)
+	if (!g || worker >= g->opts.nr_workers)
 		return false;
 	s = &g->shed[worker];
 	now = now_ms();
-	if (now >= s->next_look_ms)
+	/* without a program there is no map: only the worker's own order (shed_start) */
+	if (g->skel && now >= s->next_look_ms)
 		look(g, worker, s, now);
 	if (s->done >= s->budget)
 		return false;

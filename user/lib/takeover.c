@@ -58,8 +58,9 @@ int rlb_takeover_share_maps(struct rlb_group *g)
 		if (err)
 			return err;
 		fd = bpf_obj_get(path);
-		/* members came later: from an older owner, the successor keeps a map of its own */
-		if (fd < 0 && errno == ENOENT && i == RLB_MAP_MEMBERS)
+		/* members and flows_new came later: from an older owner, the successor keeps a
+		 * map of its own */
+		if (fd < 0 && errno == ENOENT && (i == RLB_MAP_MEMBERS || i == RLB_MAP_FLOWS_NEW))
 			continue;
 		if (fd < 0 && errno == ENOENT)
 			return rlb_error(

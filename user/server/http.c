@@ -84,8 +84,9 @@ void http_on_input(struct worker *w, struct conn *c)
 		if (req.stall_ms)
 			http_stall(req.stall_ms);
 		/*
-		 * after a handover, each connection ends with its next answer; a worker told to
-		 * shed (reuselb drain --shed, rebalance) ends some, spread over a window
+		 * after a handover, each connection ends with its next answer (with a shed window,
+		 * once it is over); a worker told to shed (reuselb drain --shed, rebalance, the
+		 * window after a handover) ends some, spread over a window
 		 */
 		answer(w, c, 200,
 		       req.keep_alive && !w->handed_over &&

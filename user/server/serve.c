@@ -18,6 +18,7 @@
 #include "server/handover.h"
 #include "server/metrics.h"
 #include "server/notify.h"
+#include "server/pid_watch.h"
 #include "server/serve.h"
 
 /*
@@ -38,8 +39,9 @@ struct run {
 	int sigfd;
 	int predecessor; /* the pid we took over from, 0 if none */
 	bool owner_told;
-	bool rolled_back;     /* a canary rolled back (reuselb rollout rollback): it hands back */
-	struct notify notify; /* what the service manager was told */
+	bool rolled_back; /* a canary rolled back (reuselb rollout rollback): it hands back */
+	struct pid_watch successor; /* ours, a canary or a takeover, watched for its death */
+	struct notify notify;	    /* what the service manager was told */
 };
 
 /* One line: what the kernel offers and, for each thing it lacks, what is given up. */
@@ -97,10 +99,27 @@ static int open_metrics(struct run *r)
 }
 
 /*
+ * A successor's death is noticed at once through a pidfd; where there is none, by the look
+ * every WATCH_MS (until then the kernel's hash gives its share of new connections to us).
+ */
+static void watch_successor(struct run *r, int pid)
+{
+	int err = pid_watch_set(&r->successor, pid);
+
+	/* ESRCH: it is gone already, and the next look undoes it */
+	if (err && err != -ESRCH)
+		fprintf(stderr,
+			"reuselb: cannot watch pid %d, joining group %s, with a pidfd: %s; looking "
+			"at it every %d ms instead\n",
+			pid, rlb_group_name(r->g), strerror(-err), WATCH_MS);
+}
+
+/*
  * Serves until a stop signal, a worker failure, or a successor that has served (and lived)
  * for cfg->confirm_ms; in the last case hands the group over and sets *successor. Meanwhile
- * it looks at the takeover every WATCH_MS (and at once on SIGUSR2): a successor that died at
- * any step is undone, and this instance, whose listeners never left the group, serves on.
+ * it looks at the takeover every WATCH_MS (and at once on SIGUSR2, or when the successor
+ * exits: watch_successor): a successor that died at any step is undone, and this instance,
+ * whose listeners never left the group, serves on.
  */
 static int serve_until(struct run *r, int *successor)
 {
@@ -113,13 +132,14 @@ static int serve_until(struct run *r, int *successor)
 		struct pollfd fds[] = {
 			{ .fd = r->sigfd, .events = POLLIN },
 			{ .fd = server_failure_fd(r->s), .events = POLLIN },
+			{ .fd = r->successor.fd, .events = POLLIN }, /* -1: none, poll skips it */
 		};
 		bool waiting = r->predecessor > 0 && !r->owner_told, usr2 = false;
 		struct rlb_takeover_view v;
 		struct signalfd_siginfo si;
 		int err, timeout = waiting || watching ? WATCH_MS : IDLE_WATCH_MS;
 
-		if (poll(fds, 2, rlb_group_ctl(r->g) ? timeout : -1) < 0) {
+		if (poll(fds, 3, rlb_group_ctl(r->g) ? timeout : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -137,6 +157,9 @@ static int serve_until(struct run *r, int *successor)
 		}
 		if (fds[1].revents)
 			return 0;
+		/* it has exited: rlb_group_check_takeover() below undoes its step now */
+		if (fds[2].revents)
+			pid_watch_fired(&r->successor);
 		if (fds[0].revents && read(r->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo != SIGUSR2)
 				return 0;
@@ -170,6 +193,7 @@ static int serve_until(struct run *r, int *successor)
 				"group %s (reuselb serve --takeover sends it once it has)\n",
 				si.ssi_pid, name);
 		watching = v.successor != 0;
+		watch_successor(r, v.successor);
 		if (!v.successor || v.state != RLB_HANDOVER_SERVING) {
 			watched = 0;
 			continue;
@@ -332,7 +356,7 @@ static int start(struct run *r)
 
 int serve_run(struct serve_config *cfg)
 {
-	struct run r = { .cfg = cfg };
+	struct run r = { .cfg = cfg, .successor = { .fd = -1 } };
 	int err, successor = 0, ret = 1;
 	sigset_t sigs;
 
@@ -376,6 +400,7 @@ int serve_run(struct serve_config *cfg)
 out:
 	/* the metrics thread reads the server and the group: it goes first */
 	metrics_close(r.m);
+	pid_watch_close(&r.successor);
 	server_free(r.s);
 	rlb_group_close(r.g);
 	close(r.sigfd);

@@ -26,6 +26,8 @@ struct server_opts {
 	unsigned int max_conns;	     /* per worker; over it new connections are closed at once */
 	unsigned int idle_timeout_s; /* 0: connections never time out */
 	bool pin_threads; /* each worker on a CPU of its own, told to the group (cpu policy) */
+	/* http: after a handover, keep-alive ends spread over this long (0: with each answer) */
+	unsigned int shed_window_ms;
 };
 
 struct server;
@@ -48,8 +50,9 @@ int server_close_worker(struct server *s, unsigned int worker);
 
 /*
  * Rolling restart, after rlb_group_handover(): TCP workers close their listeners (the queues
- * migrate to the successor) and finish the connections they have, HTTP ones ending keep-alive;
- * UDP workers go on answering the old flows that still come, until server_stop().
+ * migrate to the successor) and finish the connections they have, HTTP ones ending keep-alive
+ * (over opts.shed_window_ms: worker_handover.c); UDP workers go on answering the old flows
+ * that still come, until server_stop().
  */
 void server_handover(struct server *s);
 

@@ -496,7 +496,7 @@ static int worker_control(struct worker *w)
 	(void)n;
 	bits = __atomic_exchange_n(&w->ctl, 0, __ATOMIC_ACQ_REL);
 	if (bits & WORKER_CTL_HANDOVER)
-		w->handed_over = true;
+		worker_handover_begin(w);
 	if ((bits & WORKER_CTL_CLOSE) || ((bits & WORKER_CTL_HANDOVER) && !w->udp))
 		close_socket(w);
 	return bits;
@@ -545,6 +545,8 @@ static int worker_timeout(const struct worker *w)
 		deadline = w->oldest->last_active_ms + w->idle_timeout_ms;
 	if (w->resume_ms && w->resume_ms < deadline)
 		deadline = w->resume_ms;
+	if (w->shed_end_ms && w->shed_end_ms < deadline)
+		deadline = w->shed_end_ms;
 	if (deadline == UINT64_MAX)
 		return -1;
 	if (deadline <= w->now_ms)
@@ -584,7 +586,7 @@ void *worker_main(void *arg)
 				conn_on_event(w, p);
 		}
 		/* after the batch: this closes connections that events of the batch name */
-		if ((bits & WORKER_CTL_HANDOVER) && !w->udp && w->mode == SERVER_MODE_HTTP)
+		if (worker_keepalive_ends(w, bits))
 			end_keepalive(w);
 		while (w->idle_timeout_ms && w->oldest &&
 		       w->now_ms - w->oldest->last_active_ms >= w->idle_timeout_ms)
@@ -621,6 +623,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 	w->udp = opts->udp;
 	w->max_conns = opts->max_conns;
 	w->idle_timeout_ms = opts->idle_timeout_s * 1000ull;
+	w->shed_window_ms = opts->shed_window_ms;
 	w->failfd = failfd;
 	w->idlefd = idlefd;
 	w->epfd = -1;

@@ -57,10 +57,12 @@ struct worker {
 	int ctl;	 /* WORKER_CTL_*, set by the main thread, taken by the worker (atomic) */
 	int spare_fd;	 /* /dev/null, given up to accept (and close) a connection on EMFILE */
 	uint64_t now_ms; /* CLOCK_MONOTONIC, read once per turn of the loop */
-	uint64_t resume_ms; /* the listener is out of the epoll set until then; 0: it is in */
-	bool handed_over;   /* http: keep-alive ends with the next answer */
-	bool deferring;	    /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
-	bool idle_told;	    /* idlefd has been written for this worker */
+	uint64_t resume_ms;	 /* the listener is out of the epoll set until then; 0: it is in */
+	bool handed_over;	 /* http: keep-alive ends with the next answer */
+	uint64_t shed_window_ms; /* http: after a handover, keep-alive ends over this long */
+	uint64_t shed_end_ms;	 /* then all of it ends (worker_handover.c); 0: no window open */
+	bool deferring;		 /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
+	bool idle_told;		 /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
 	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
 	unsigned int nr_spare;
@@ -98,6 +100,14 @@ void worker_request(struct worker *w, int bits);
 void *worker_main(void *arg);
 /* After the join (or instead of a start): frees what worker_init() made. */
 void worker_fini(struct worker *w);
+
+/*
+ * A handover told to the worker (worker_handover.c): keep-alive ends at once (handed_over), or
+ * over the worker's shed window. worker_keepalive_ends() says, after a batch of events, when
+ * the idle keep-alive connections are to be closed: now, or when the window is over.
+ */
+void worker_handover_begin(struct worker *w);
+bool worker_keepalive_ends(struct worker *w, int bits);
 
 /* A struct conn from the worker's spares, else from malloc; NULL when out of memory. */
 struct conn *conn_get(struct worker *w);
