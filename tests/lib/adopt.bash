@@ -16,14 +16,18 @@ NGINX=/usr/sbin/nginx
 PYTHON=/usr/bin/python3
 
 # free_port [udp]: sets $port to one that no socket of that protocol is bound to now. The
-# servers here cannot bind port 0 (each of nginx's reuseport sockets would get another port),
-# so a test that loses the race to another process retries with the next one.
+# servers here cannot bind port 0 (each of nginx's reuseport sockets would get another port).
+# The port is below the kernel's ephemeral range: there, any client connection of a test
+# running beside this one may take it between this look and the server's bind (EADDRINUSE,
+# seen under ctest -j2), and sockets of every state count, not only listeners.
 free_port() {
-	local flag=-t
+	local flag=-t low _
 	[ "${1:-}" = udp ] && flag=-u
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$low" -gt 11000 ] || fail_now "free_port: the ephemeral range starts at $low: no port below it to pick from"
 	for ((;;)); do
-		port=$((20000 + RANDOM % 30000))
-		[ -z "$(ss -Hln $flag "sport = :$port")" ] && return 0
+		port=$((10000 + RANDOM % (low - 10000)))
+		[ -z "$(ss -Han $flag "sport = :$port")" ] && return 0
 	done
 }
 
