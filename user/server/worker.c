@@ -547,6 +547,8 @@ static int worker_timeout(const struct worker *w)
 		deadline = w->resume_ms;
 	if (w->shed_end_ms && w->shed_end_ms < deadline)
 		deadline = w->shed_end_ms;
+	if (w->queued_check_ms && w->queued_check_ms < deadline)
+		deadline = w->queued_check_ms;
 	if (deadline == UINT64_MAX)
 		return -1;
 	if (deadline <= w->now_ms)
@@ -562,6 +564,7 @@ void *worker_main(void *arg)
 	int err = 0, bits;
 
 	w->now_ms = now_ms();
+	worker_queued_start(w);
 	while (!stop && !err) {
 		int n = epoll_wait(w->epfd, events, EVENT_BATCH, worker_timeout(w));
 
@@ -593,6 +596,7 @@ void *worker_main(void *arg)
 			conn_close(w, w->oldest);
 		if (!err && w->resume_ms && w->now_ms >= w->resume_ms)
 			err = listener_resume(w);
+		worker_queued_check(w);
 		tell_if_idle(w);
 	}
 	if (err) {

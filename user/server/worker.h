@@ -62,6 +62,8 @@ struct worker {
 	uint64_t shed_window_ms; /* http: after a handover, keep-alive ends over this long */
 	uint64_t shed_end_ms;	 /* then all of it ends (worker_handover.c); 0: no window open */
 	bool deferring;		 /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
+	uint64_t queued_check_ms; /* http: next look at the program's queued count (queued.c) */
+	uint64_t queued_excess;	  /* what that count held beyond the accept queue then */
 	bool idle_told;		 /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
 	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
@@ -125,6 +127,14 @@ static inline size_t conn_out_room(const struct conn *c)
 void worker_defer_update(struct worker *w);
 /* How long a connection handed over with nothing to read has been silent already. */
 uint64_t worker_defer_waited_ms(const struct worker *w);
+
+/*
+ * The program's queued count of the worker, squared with its listener every few seconds:
+ * connections the kernel dropped before the worker accepted them are taken off (queued.c).
+ * worker_queued_check() returns at once until its time has come (worker_timeout() wakes it).
+ */
+void worker_queued_start(struct worker *w);
+void worker_queued_check(struct worker *w);
 
 /* Mode handlers: each consumes what it can of in[] and queues its answers in out[]. */
 void http_on_input(struct worker *w, struct conn *c);
