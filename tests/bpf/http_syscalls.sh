@@ -16,9 +16,11 @@
 #    descheduled on a busy machine: the kernel may hand it over at 1 s with nothing to read)
 #    is counted as late.
 # 3. Once the worker sleeps in epoll_wait again: exactly 200 accept4, 200 + late recvfrom, 200
-#    sendto, 200 close and 200 epoll_wait; at most late epoll_ctl; and no other system call
-#    but the shed order's look at its map (bpf, every 100 ms at most: at most one per 100 ms
-#    of the run, plus one).
+#    sendto and 200 close; 200 epoll_wait plus at most one per 2 s that perf watched, plus one
+#    (the worker's look at the program's queued count, user/server/queued.c, which reads its
+#    listener's TCP_INFO, getsockopt, when that count is not 0: as many at most); at most late
+#    epoll_ctl; and no other system call but the shed order's look at its map (bpf, every
+#    100 ms at most: at most one per 100 ms of the run, plus one).
 # 4. SIGTERM: exit status 0, "worker 0: accepted 201".
 source "$(dirname "$0")/../lib/common.bash" || exit 1
 need_tools perf python3
@@ -39,11 +41,12 @@ IFS= read -r -t 10 -u $c line
 exec {c}<&-
 [[ $line == "HTTP/1.1 200 "* ]] || fail_now "the first connection read '$line'"
 
-calls=(accept4 recvfrom sendto close epoll_wait epoll_ctl bpf)
+calls=(accept4 recvfrom sendto close epoll_wait epoll_ctl bpf getsockopt)
 events=(-e raw_syscalls:sys_enter)
 for c in "${calls[@]}"; do
 	events+=(-e "syscalls:sys_enter_$c")
 done
+watch_start=$(date +%s%N)
 perf stat -x, "${events[@]}" -t "$tid" -o "$tmp/perf" &
 perf_pid=$!
 on_exit "kill -INT $perf_pid 2>/dev/null; wait $perf_pid 2>/dev/null"
@@ -95,6 +98,8 @@ for ((i = 0; i < 200; i++)); do
 done
 kill -INT $perf_pid
 wait $perf_pid
+# the queued count's looks (queued.c: every 2 s) that perf may have seen
+looks=$((($(date +%s%N) - watch_start) / 2000000000 + 1))
 declare -A n
 while IFS=, read -r count _ ev _; do
 	[[ $count =~ ^[0-9]+$ ]] || continue
@@ -103,15 +108,20 @@ while IFS=, read -r count _ ev _; do
 done <"$tmp/perf"
 echo "system calls of the worker: $(for k in "${!n[@]}"; do printf '%s %s, ' "$k" "${n[$k]}"; done)"
 
-for c in accept4 sendto close epoll_wait; do
+for c in accept4 sendto close; do
 	[ "${n[$c]:-0}" = $N ] || fail "$c: ${n[$c]:-0} calls for $N connections, want $N"
 done
+((${n[epoll_wait]:-0} >= N && ${n[epoll_wait]:-0} <= N + looks)) ||
+	fail "epoll_wait: ${n[epoll_wait]:-0} calls for $N connections, want $N to $((N + looks))"
+[ "${n[getsockopt]:-0}" -le "$looks" ] ||
+	fail "getsockopt: ${n[getsockopt]} calls, want at most $looks (one per look at queued)"
 [ "${n[recvfrom]:-0}" = $((N + late)) ] ||
 	fail "recvfrom: ${n[recvfrom]:-0} calls for $N connections ($late late), want $((N + late))"
 [ "${n[epoll_ctl]:-0}" -le "$late" ] ||
 	fail "epoll_ctl: ${n[epoll_ctl]:-0} calls for $N connections ($late late), want at most $late"
 others=$((${n[raw_syscalls:sys_enter]:-${n[sys_enter]:-0}} - ${n[accept4]:-0} - ${n[recvfrom]:-0} -
-	${n[sendto]:-0} - ${n[close]:-0} - ${n[epoll_wait]:-0} - ${n[epoll_ctl]:-0}))
+	${n[sendto]:-0} - ${n[close]:-0} - ${n[epoll_wait]:-0} - ${n[epoll_ctl]:-0} -
+	${n[getsockopt]:-0}))
 [ "$others" = "${n[bpf]:-0}" ] || fail "$others other system calls, of which ${n[bpf]:-0} bpf"
 [ "${n[bpf]:-0}" -le $((elapsed_ms / 100 + 1)) ] ||
 	fail "bpf: ${n[bpf]} calls in $elapsed_ms ms, want at most one per 100 ms"
