@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Helpers of the takeover race tests (takeover_race.h). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -155,4 +156,79 @@ int tr_listeners(unsigned int port)
 		n += strstr(line, want) != NULL;
 	fclose(f);
 	return n;
+}
+
+#define MAX_HELD 4096
+
+/* How many of the socket inodes inos[0..nr) /proc/net/FILE lists in a state other than LISTEN. */
+static long connected(const char *file, const unsigned long *inos, size_t nr)
+{
+	char line[512], path[64];
+	unsigned long ino;
+	unsigned int state;
+	long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/net/%s", file);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %*u %*u %lu", &state, &ino) != 2 ||
+		    state == 0x0a)
+			continue;
+		for (size_t i = 0; i < nr; i++)
+			n += inos[i] == ino;
+	}
+	fclose(f);
+	return n;
+}
+
+/* TCP connections (any socket not in LISTEN) among the open files of pid, or -errno. */
+static long held_connections(pid_t pid)
+{
+	static unsigned long inos[MAX_HELD];
+	char dir[64], path[64 + 256], link[64];
+	struct dirent *de;
+	size_t nr = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && nr < MAX_HELD) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		nr += sscanf(link, "socket:[%lu]", &inos[nr]) == 1;
+	}
+	closedir(d);
+	return connected("tcp", inos, nr) + connected("tcp6", inos, nr);
+}
+
+long tr_kill_counting(struct tr_proc *p)
+{
+	siginfo_t si = {};
+	long held;
+
+	/*
+	 * Stopped, a worker holds every connection it has accepted, even one whose accept4 has
+	 * returned and that it has not counted anywhere yet: those are what the kill ends.
+	 */
+	if (kill(p->pid, SIGSTOP))
+		return -errno;
+	if (waitid(P_PID, p->pid, &si, WSTOPPED | WEXITED | WNOWAIT))
+		return -errno;
+	held = si.si_code == CLD_STOPPED ? held_connections(p->pid) : 0;
+	if (si.si_code == CLD_STOPPED)
+		waitid(P_PID, p->pid, &si,
+		       WSTOPPED); /* take the stop report: only the exit is left */
+	kill(p->pid, SIGKILL);
+	return held;
 }
