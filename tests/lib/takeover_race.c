@@ -3,11 +3,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,58 +161,55 @@ int tr_listeners(unsigned int port)
 	return n;
 }
 
-#define MAX_HELD 4096
-
-/* How many of the socket inodes inos[0..nr) /proc/net/FILE lists in a state other than LISTEN. */
-static long connected(const char *file, const unsigned long *inos, size_t nr)
+/* Whether fd, a copy of a file of another process, is a TCP socket that does not listen. */
+static bool tcp_connection(int fd)
 {
-	char line[512], path[64];
-	unsigned long ino;
-	unsigned int state;
-	long n = 0;
-	FILE *f;
+	int proto = 0, listening = 1;
+	socklen_t len = sizeof(proto);
 
-	snprintf(path, sizeof(path), "/proc/net/%s", file);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-		if (sscanf(line, "%*s %*s %*s %x %*s %*s %*s %*u %*u %lu", &state, &ino) != 2 ||
-		    state == 0x0a)
-			continue;
-		for (size_t i = 0; i < nr; i++)
-			n += inos[i] == ino;
-	}
-	fclose(f);
-	return n;
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) || proto != IPPROTO_TCP)
+		return false;
+	len = sizeof(listening);
+	return !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) && !listening;
 }
 
-/* TCP connections (any socket not in LISTEN) among the open files of pid, or -errno. */
+/*
+ * TCP connections among the open files of pid, or -errno. Each socket is looked at on a copy
+ * (pidfd_getfd): fast, so that the process is not stopped for long.
+ */
 static long held_connections(pid_t pid)
 {
-	static unsigned long inos[MAX_HELD];
 	char dir[64], path[64 + 256], link[64];
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct dirent *de;
-	size_t nr = 0;
+	long n = 0;
 	DIR *d;
 
+	if (pidfd < 0)
+		return -errno;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
 	d = opendir(dir);
-	if (!d)
+	if (!d) {
+		close(pidfd);
 		return -errno;
-	while ((de = readdir(d)) && nr < MAX_HELD) {
+	}
+	while ((de = readdir(d))) {
 		ssize_t len;
+		int copy;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
+		if (len <= 0 || strncmp(link, "socket:", 7))
 			continue;
-		link[len] = '\0';
-		nr += sscanf(link, "socket:[%lu]", &inos[nr]) == 1;
+		copy = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (copy < 0)
+			continue; /* closed since readdir */
+		n += tcp_connection(copy);
+		close(copy);
 	}
 	closedir(d);
-	return connected("tcp", inos, nr) + connected("tcp6", inos, nr);
+	close(pidfd);
+	return n;
 }
 
 long tr_kill_counting(struct tr_proc *p)
