@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Helpers of the takeover race tests (takeover_race.h). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,4 +159,76 @@ int tr_listeners(unsigned int port)
 		n += strstr(line, want) != NULL;
 	fclose(f);
 	return n;
+}
+
+/* Whether fd, a copy of a file of another process, is a TCP socket that does not listen. */
+static bool tcp_connection(int fd)
+{
+	int proto = 0, listening = 1;
+	socklen_t len = sizeof(proto);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) || proto != IPPROTO_TCP)
+		return false;
+	len = sizeof(listening);
+	return !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) && !listening;
+}
+
+/*
+ * TCP connections among the open files of pid, or -errno. Each socket is looked at on a copy
+ * (pidfd_getfd): fast, so that the process is not stopped for long.
+ */
+static long held_connections(pid_t pid)
+{
+	char dir[64], path[64 + 256], link[64];
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	if (pidfd < 0)
+		return -errno;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	d = opendir(dir);
+	if (!d) {
+		close(pidfd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		ssize_t len;
+		int copy;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0 || strncmp(link, "socket:", 7))
+			continue;
+		copy = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (copy < 0)
+			continue; /* closed since readdir */
+		n += tcp_connection(copy);
+		close(copy);
+	}
+	closedir(d);
+	close(pidfd);
+	return n;
+}
+
+long tr_kill_counting(struct tr_proc *p)
+{
+	siginfo_t si = {};
+	long held;
+
+	/*
+	 * Stopped, a worker holds every connection it has accepted, even one whose accept4 has
+	 * returned and that it has not counted anywhere yet: those are what the kill ends.
+	 */
+	if (kill(p->pid, SIGSTOP))
+		return -errno;
+	if (waitid(P_PID, p->pid, &si, WSTOPPED | WEXITED | WNOWAIT))
+		return -errno;
+	held = si.si_code == CLD_STOPPED ? held_connections(p->pid) : 0;
+	if (si.si_code == CLD_STOPPED)
+		waitid(P_PID, p->pid, &si,
+		       WSTOPPED); /* take the stop report: only the exit is left */
+	kill(p->pid, SIGKILL);
+	return held;
 }

@@ -38,6 +38,12 @@ int tr_config(const char *name, struct rlb_config *cfg);
 /* Sum of load.active over the slots base .. base + nr - 1 of the group, or -errno. */
 long tr_active(const char *name, unsigned int base, unsigned int nr);
 
+/*
+ * SIGKILL to p, after counting the TCP connections it holds (it is stopped first, so it cannot
+ * accept one more in between). Returns that count, or -errno. Reap p with tr_reap.
+ */
+long tr_kill_counting(struct tr_proc *p);
+
 /* TCP sockets in LISTEN on 127.0.0.1:port (from /proc/net/tcp), or -errno. */
 int tr_listeners(unsigned int port);
 
