@@ -25,9 +25,8 @@
 void worker_queued_start(struct worker *w)
 {
 	w->queued_excess = 0;
-	w->queued_check_ms = w->mode == SERVER_MODE_HTTP && !w->udp && w->lfd >= 0 ?
-				     w->now_ms + CHECK_MS :
-				     0;
+	w->queued_look_ms =
+		w->mode == SERVER_MODE_HTTP && !w->udp && w->lfd >= 0 ? w->now_ms + CHECK_MS : 0;
 }
 
 void worker_queued_check(struct worker *w)
@@ -36,14 +35,14 @@ void worker_queued_check(struct worker *w)
 	socklen_t len = sizeof(ti);
 	uint64_t queued, excess, dead;
 
-	if (!w->queued_check_ms || w->now_ms < w->queued_check_ms)
+	if (!w->queued_look_ms || w->now_ms < w->queued_look_ms)
 		return;
 	if (w->lfd < 0) {
 		/* closed: its requests migrated without being counted (rlb_count_queued) */
-		w->queued_check_ms = 0;
+		w->queued_look_ms = 0;
 		return;
 	}
-	w->queued_check_ms = w->now_ms + CHECK_MS;
+	w->queued_look_ms = w->now_ms + CHECK_MS;
 	queued = rlb_worker_queued(w->group, w->id);
 	/* nothing counted: no system call */
 	if (!queued) {

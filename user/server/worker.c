@@ -547,8 +547,8 @@ static int worker_timeout(const struct worker *w)
 		deadline = w->resume_ms;
 	if (w->shed_end_ms && w->shed_end_ms < deadline)
 		deadline = w->shed_end_ms;
-	if (w->queued_check_ms && w->queued_check_ms < deadline)
-		deadline = w->queued_check_ms;
+	if (w->queued_look_ms && w->queued_look_ms < deadline)
+		deadline = w->queued_look_ms;
 	if (deadline == UINT64_MAX)
 		return -1;
 	if (deadline <= w->now_ms)

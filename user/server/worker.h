@@ -62,8 +62,8 @@ struct worker {
 	uint64_t shed_window_ms; /* http: after a handover, keep-alive ends over this long */
 	uint64_t shed_end_ms;	 /* then all of it ends (worker_handover.c); 0: no window open */
 	bool deferring;		 /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
-	uint64_t queued_check_ms; /* http: next look at the program's queued count (queued.c) */
-	uint64_t queued_excess;	  /* what that count held beyond the accept queue then */
+	uint64_t queued_look_ms; /* http: next look at the program's queued count (queued.c) */
+	uint64_t queued_excess;	 /* what that count held beyond the accept queue then */
 	bool idle_told;		 /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
 	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
