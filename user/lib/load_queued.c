@@ -26,7 +26,7 @@ uint64_t rlb_worker_queued(struct rlb_group *g, unsigned int worker)
 void rlb_worker_unqueue(struct rlb_group *g, unsigned int worker, uint64_t n)
 {
 	struct rlb_load *l = queued_load(g, worker);
-	uint64_t q;
+	__u64 q;
 
 	if (!l || !n)
 		return;
