@@ -537,6 +537,7 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	g->port = opts->port;
 	g->lock_fd = -1;
 	g->hold_fd = -1;
+	pthread_mutex_init(&g->hold_lock, NULL);
 	rlb_ctl_init(&g->ctl, NULL);
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;
@@ -655,6 +656,7 @@ void rlb_group_close(struct rlb_group *g)
 		munmap(g->load, g->load_len);
 	steer_bpf__destroy(g->skel);
 	rlb_ctl_fini(&g->ctl);
+	pthread_mutex_destroy(&g->hold_lock);
 	free(g);
 }
 
@@ -740,8 +742,11 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 		if (err)
 			return err;
 	}
+	/* a successor sending its set reads fds: not while one of them is closing */
+	pthread_mutex_lock(&g->hold_lock);
 	close(g->fds[worker]);
 	g->fds[worker] = -1;
+	pthread_mutex_unlock(&g->hold_lock);
 	/* the owner's copy would keep that listener open: it gets our new set instead */
 	if (g->claimed && !g->opts.udp)
 		g->hold_err = rlb_hold_give(g);

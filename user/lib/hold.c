@@ -18,6 +18,8 @@
  */
 #define _GNU_SOURCE /* accept4, struct ucred */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,45 +76,60 @@ static int peer_pid(int fd)
 	return cred.pid;
 }
 
-int rlb_hold_give(struct rlb_group *g)
+/* Whether fd is a listening socket (a closed worker's number may name a connection now). */
+static bool listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) && on;
+}
+
+/* Sends our open listeners to g->predecessor over fd, connected. Hold hold_lock. */
+static int give(struct rlb_group *g, int fd, const char *addr)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * RLB_MAX_WORKERS)] = {};
 	struct iovec iov = { .iov_base = HOLD_MAGIC, .iov_len = sizeof(HOLD_MAGIC) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf };
-	struct cmsghdr *cm;
-	struct sockaddr_un sun;
-	socklen_t len = hold_addr(&sun, g->name, g->predecessor);
+	struct cmsghdr *cm = (struct cmsghdr *)cbuf;
 	unsigned int nr = 0;
-	int fd, pid, err = 0;
+	int pid;
 
-	cm = (struct cmsghdr *)cbuf;
+	/* an abstract name is anyone's to take: give our listeners to the owner only */
+	pid = peer_pid(fd);
+	if (pid != g->predecessor)
+		return rlb_error(-EPERM, "@%s is held by pid %d, not by pid %d, the owner", addr,
+				 pid, g->predecessor);
 	for (unsigned int i = 0; i < g->opts.nr_workers; i++) {
-		if (g->fds[i] >= 0)
+		if (g->fds[i] >= 0 && listening(g->fds[i]))
 			memcpy(CMSG_DATA(cm) + nr++ * sizeof(int), &g->fds[i], sizeof(int));
 	}
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int) * nr);
 	msg.msg_controllen = nr ? CMSG_SPACE(sizeof(int) * nr) : 0;
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
+		return rlb_error(-errno, "cannot send to @%s: %s", addr, strerror(errno));
+	return 0;
+}
+
+int rlb_hold_give(struct rlb_group *g)
+{
+	struct sockaddr_un sun;
+	socklen_t len = hold_addr(&sun, g->name, g->predecessor);
+	int fd, err;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return rlb_error(-errno, "cannot open a unix socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, len)) {
 		err = rlb_error(-errno, "cannot reach @%s: %s", sun.sun_path + 1, strerror(errno));
-		goto out;
+	} else {
+		/* one set at a time: the owner keeps the last it got */
+		pthread_mutex_lock(&g->hold_lock);
+		err = give(g, fd, sun.sun_path + 1);
+		pthread_mutex_unlock(&g->hold_lock);
 	}
-	/* an abstract name is anyone's to take: give our listeners to the owner only */
-	pid = peer_pid(fd);
-	if (pid != g->predecessor) {
-		err = rlb_error(-EPERM, "@%s is held by pid %d, not by pid %d, the owner",
-				sun.sun_path + 1, pid, g->predecessor);
-		goto out;
-	}
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
-		err = rlb_error(-errno, "cannot send to @%s: %s", sun.sun_path + 1,
-				strerror(errno));
-out:
 	/* what was sent stays queued at the owner after this close, fds and all */
 	close(fd);
 	return err;

@@ -99,6 +99,7 @@ struct rlb_group {
 	struct rlb_queue_watch *queues;	     /* writes the queue policy's depths (queue_poll.c) */
 	int hold_fd;  /* TCP: where a successor sends copies of its listeners (hold.c), or -1 */
 	int hold_err; /* a successor: giving them to the owner failed (-errno), else 0 */
+	pthread_mutex_t hold_lock; /* a successor: one set of listeners at a time (close_worker) */
 	struct rlb_held held[RLB_HELD_MAX];
 	unsigned int nr_held;
 };
