@@ -11,6 +11,8 @@
 #    200 new connections are all answered.
 # 4. C: --canary 10 again (A holds 4); "rollout rollback": C exits 0, and A and the port are
 #    back to 2 listeners.
+# 4b. E: --canary 10 (A holds 4); SIGTERM to E, which leaves by itself and closes its
+#    listeners: E exits 0, A lets go of its copies (2 and 2), and 200 connections are answered.
 # 5. D: --canary 10 (A holds 4); "rollout promote": A hands over and exits 0; D's 2 listeners
 #    are the port's only ones, and 200 new connections are answered.
 # 6. SIGTERM to D: exit 0, no listener left on the port.
@@ -88,6 +90,14 @@ serve_stop c 0
 status=$?
 [ "$status" = 0 ] || fail "C exited $status after the rollback, want 0"
 wait_listeners "$a" 2 2
+
+# 4b.
+canary e
+serve_stop e
+status=$?
+[ "$status" = 0 ] || fail "E exited $status after SIGTERM, want 0"
+wait_listeners "$a" 2 2
+load 200
 
 # 5.
 canary d
