@@ -221,7 +221,12 @@ int rlb_steer(struct sk_reuseport_md *md)
 	}
 	/* in a rollout, the new connection or flow goes to a generation first */
 	rlb_rollout_split(cfg);
-	bpf_tail_call(md, &custom, 0);
+	/*
+	 * Tail-called only while "custom" holds a program, as RLB_CFG_CUSTOM says: without one, the
+	 * attempt would cost the call and what it clobbers for nothing.
+	 */
+	if (cfg->flags & RLB_CFG_CUSTOM)
+		bpf_tail_call(md, &custom, 0);
 
 	if (!flows && reads_flow(cfg->policy) && rlb_read_flow(md, &flow) == 0)
 		f = &flow;
