@@ -131,12 +131,6 @@ _Static_assert(sizeof(enum rlb_rollout_event) == 4, "BPF ABI: enum rlb_rollout_e
  * owner holds the pins' lock, and nobody reports accepted or active connections.
  */
 #define RLB_CFG_ADOPTED 4u
-/*
- * config.flags: "custom" holds a program, which the program tail-calls; without the bit it does
- * not try. Set with the entry by reuselb policy load, and by the group's live owner when it sees
- * an entry that bpftool wrote (rlb_custom_sync()); cleared likewise.
- */
-#define RLB_CFG_CUSTOM 8u
 
 /* Map "config", key 0. Written by userspace (library, CLI, bpftool), read by the program. */
 struct rlb_config {

@@ -9,15 +9,11 @@
  *    type of the group's program: config.flags has RLB_CFG_MIGRATE), with every map of the
  *    object replaced by the group's pinned one: exit 0.
  * 3. bpftool map update pinned G/custom key 0 0 0 0 value pinned G/rlbt_policy: exit 0.
- *    Until the owner looks, config.flags lacks RLB_CFG_CUSTOM and the program does not try
- *    the tail call: 8 connections still rotate. The owner's look (rlb_group_check_takeover,
- *    which serve calls at least every second) sets the bit: polled for, up to 5 s.
  * 4. Through the pins, as the CLI sees it (rlb_ctl_open): the policy is custom:fill_first; 8
  *    connections all reach worker 0 (capacity 100, and nobody publishes load), and the
  *    group's stats map counts them.
  * 5. bpftool map delete pinned G/custom key 0 0 0 0, and the pin removed: the policy is
- *    round-robin again and 8 connections rotate at once (the bit still set: the tail call
- *    finds the slot empty), the owner's look clears the bit, and the policy's program is freed.
+ *    round-robin again, 8 connections rotate, and the policy's program is freed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +25,6 @@
 #include <bpf/bpf.h>
 
 #include "rlbtest.h"
-#include "custom_look.h"
 
 #define NR_WORKERS 4
 #define NR_CONNS 8
@@ -108,14 +103,6 @@ int main(void)
 		 bpftool, group, prog);
 	if (!CHECK(run(cmd) == 0, "bpftool map update failed"))
 		goto out;
-	err = rlbt_group_config(g, &cfg);
-	CHECK(!err && !(cfg.flags & RLB_CFG_CUSTOM), "config.flags has RLB_CFG_CUSTOM before a look");
-	bad = rlbt_rotation(g, rlbt_steer_reset, AF_INET, NULL, NULL, NR_CONNS, NULL);
-	CHECK(bad == 0, "before the owner's look, %d of %d connections out of the rotation", bad,
-	      NR_CONNS);
-	if (!CHECK(rlbt_wait_custom_bit(g, true),
-		   "the owner's look did not set RLB_CFG_CUSTOM in %d ms", RLBT_TIMEOUT_MS))
-		goto out;
 
 	/* 4. */
 	err = rlb_ctl_open(rlb_group_name(g), &ctl);
@@ -147,8 +134,6 @@ int main(void)
 	if (!CHECK(bad >= 0, "a connection after the delete reached no worker"))
 		goto out;
 	CHECK(!bad, "after the delete, %d of %d connections out of the rotation", bad, NR_CONNS);
-	CHECK(rlbt_wait_custom_bit(g, false),
-	      "the owner's look did not clear RLB_CFG_CUSTOM in %d ms", RLBT_TIMEOUT_MS);
 	CHECK(!id || rlbt_wait_prog_gone(id) == -ENOENT, "the policy's program %u is still loaded",
 	      id);
 	rlb_ctl_policy_name(ctl, name, sizeof(name));

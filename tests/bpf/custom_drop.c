@@ -4,8 +4,7 @@
  *
  * 1. Open a group of 4 workers on 127.0.0.1, policy round-robin.
  * 2. Control: drop_all.bpf.o loaded with plain libbpf (no reuselb) into the custom slot
- *    refuses a connection (ECONNREFUSED) once the owner's look has set RLB_CFG_CUSTOM (polled
- *    for): the fixture really drops, so step 3 can fail.
+ *    refuses a connection (ECONNREFUSED): the fixture really drops, so step 3 can fail.
  * 3. rlb_ctl_load_policy(drop_all.bpf.o) succeeds with a notice naming the program and
  *    SK_PASS; the group shows custom:drop_all, and 1 000 connections are all accepted (0
  *    refused), each by one worker.
@@ -23,7 +22,6 @@
 #include <bpf/libbpf.h>
 
 #include "rlbtest.h"
-#include "custom_look.h"
 
 #define NR_WORKERS 4
 #define NR_CONNS 1000
@@ -57,8 +55,6 @@ static struct bpf_object *install_unguarded(struct rlb_group *g)
 		goto fail;
 	}
 	close(custom);
-	/* written by hand, the slot is tried once the owner has looked and set RLB_CFG_CUSTOM */
-	CHECK(rlbt_wait_custom_bit(g, true), "the owner's look did not set RLB_CFG_CUSTOM");
 	return obj;
 fail:
 	bpf_object__close(obj);

@@ -24,9 +24,6 @@ static const char usage[] =
 	"your own (an object built against reuselb/policy.bpf.h, see examples/policies) in\n"
 	"front of the built-in one; 'unload' removes it, and the built-in one steers again.\n"
 	"'reuselb stats' shows the policy: NAME, or custom:NAME while one of yours is loaded.\n"
-	"A policy written into the group's custom map with bpftool instead runs once the\n"
-	"group's live owner has looked (serve: within a second; attach --follow: 250 ms), and\n"
-	"never in a group with no live owner: use 'load' there (docs/custom-policies.md).\n"
 	"\n";
 
 static const char more[] =

@@ -652,8 +652,7 @@ int rlb_group_adopt_sync(struct rlb_group *g, char *msg, size_t len)
 		return err;
 	err = sync_locked(g, &scan, &c, msg, len);
 	rlb_ctl_unlock(&g->ctl);
-	/* the live owner's look: a policy bpftool installed or removed takes effect now */
-	return err ? err : rlb_ctl_custom_sync(&g->ctl);
+	return err;
 }
 
 /* -EINVAL unless the group's sockets are bound to addr. */

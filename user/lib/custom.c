@@ -4,10 +4,6 @@
  * before anything else, so installing a policy is one map update, live and atomic, and
  * removing it hands steering back to the built-in policy at once. The user's program shares
  * the group's maps: each map named like one of ours is the pinned one (bpf_map__reuse_fd).
- *
- * The program tries the tail call only while config.flags has RLB_CFG_CUSTOM: reuselb policy
- * load and unload write the bit with the entry, under the control lock; an entry written with
- * bpftool alone is noticed by the group's live owner at its next look (rlb_ctl_custom_sync()).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -415,18 +411,6 @@ static int share_maps(const struct rlb_ctl *c, struct bpf_object *obj, const cha
 	return 0;
 }
 
-/* Under the control lock: config.flags says whether the program tries the tail call. */
-static int set_custom_flag(struct rlb_ctl *c, bool on)
-{
-	struct rlb_config cfg;
-	int err = rlb_read_config(c, &cfg);
-
-	if (err || on == !!(cfg.flags & RLB_CFG_CUSTOM))
-		return err;
-	cfg.flags = on ? cfg.flags | RLB_CFG_CUSTOM : cfg.flags & ~RLB_CFG_CUSTOM;
-	return rlb_write_config(c, &cfg);
-}
-
 int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 {
 	char *log;
@@ -486,15 +470,8 @@ int rlb_ctl_load_policy(struct rlb_ctl *c, const char *path)
 	err = check_no_tail_calls(fd, path, bpf_program__name(prog));
 	if (err)
 		goto out;
-	err = rlb_ctl_lock(c);
-	if (err)
-		goto out;
-	/* the entry first: the bit never sends the program to an empty slot it need not try */
 	if (bpf_map_update_elem(c->fd[RLB_MAP_CUSTOM], &key, &fd, 0))
 		err = rlb_bpf_error(-errno, "cannot install the policy into the custom map");
-	if (!err)
-		err = set_custom_flag(c, true);
-	rlb_ctl_unlock(c);
 out:
 	if (err)
 		notice[0] = '\0';
@@ -506,53 +483,10 @@ out:
 int rlb_ctl_unload_policy(struct rlb_ctl *c)
 {
 	__u32 key = 0;
-	int err = rlb_ctl_lock(c);
 
-	if (err)
-		return err;
 	if (bpf_map_delete_elem(c->fd[RLB_MAP_CUSTOM], &key) && errno != ENOENT)
-		err = rlb_bpf_error(-errno, "cannot remove the policy from the custom map");
-	if (!err)
-		err = set_custom_flag(c, false);
-	rlb_ctl_unlock(c);
-	return err;
-}
-
-/* Whether key 0 of "custom" holds a program (userspace reads a program array's entry as an id). */
-static int custom_installed(const struct rlb_ctl *c, bool *installed)
-{
-	__u32 key = 0, id;
-
-	if (bpf_map_lookup_elem(c->fd[RLB_MAP_CUSTOM], &key, &id) == 0) {
-		*installed = true;
-		return 0;
-	}
-	if (errno != ENOENT)
-		return rlb_bpf_error(-errno, "cannot read the custom map");
-	*installed = false;
+		return rlb_bpf_error(-errno, "cannot remove the policy from the custom map");
 	return 0;
-}
-
-int rlb_ctl_custom_sync(struct rlb_ctl *c)
-{
-	struct rlb_config cfg;
-	bool installed;
-	int err;
-
-	/* unlocked first: the bit agrees with the map nearly always, and then nothing is written */
-	err = custom_installed(c, &installed);
-	if (!err)
-		err = rlb_read_config(c, &cfg);
-	if (err || installed == !!(cfg.flags & RLB_CFG_CUSTOM))
-		return err;
-	err = rlb_ctl_lock(c);
-	if (err)
-		return err;
-	err = custom_installed(c, &installed);
-	if (!err)
-		err = set_custom_flag(c, installed);
-	rlb_ctl_unlock(c);
-	return err;
 }
 
 int rlb_ctl_policy_name(const struct rlb_ctl *c, char *buf, size_t len)

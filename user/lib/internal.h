@@ -45,11 +45,6 @@ int rlb_ctl_lock(struct rlb_ctl *c);
 int rlb_read_config(const struct rlb_ctl *c, struct rlb_config *cfg);
 int rlb_write_config(struct rlb_ctl *c, const struct rlb_config *cfg);
 void rlb_ctl_unlock(struct rlb_ctl *c);
-/*
- * Sets or clears RLB_CFG_CUSTOM as key 0 of "custom" holds a program or not (a policy bpftool
- * installed or removed); the group's live owner calls it at each of its looks. -errno.
- */
-int rlb_ctl_custom_sync(struct rlb_ctl *c);
 
 /* A worker's progress through its latest shed order (user/lib/shed.c); its thread's own. */
 struct rlb_shed_state {

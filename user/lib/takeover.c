@@ -273,8 +273,7 @@ int rlb_takeover_finish(struct rlb_group *g)
 		cfg.base = g->base;
 		cfg.nr_workers = g->opts.nr_workers;
 		cfg.policy = g->opts.policy;
-		/* a loaded custom policy stays loaded, and tail-called */
-		cfg.flags = rlb_config_flags(g) | (cfg.flags & RLB_CFG_CUSTOM);
+		cfg.flags = rlb_config_flags(g);
 		cfg.flow_timeout = rlb_flow_timeout(g);
 		cfg.handover = RLB_HANDOVER_JOINED;
 		/* the tables must describe our generation before config points at it */
@@ -332,12 +331,8 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 	int err;
 
 	*v = (struct rlb_takeover_view){ 0 };
-	if (!g->skel || g->handed_over)
+	if (!g->skel || g->handed_over || !rlb_group_owns_pins(g))
 		return 0;
-	/* a live owner's look: a policy bpftool installed or removed takes effect now */
-	err = rlb_ctl_custom_sync(&g->ctl);
-	if (err || !rlb_group_owns_pins(g))
-		return err;
 	err = rlb_read_config(&g->ctl, &cfg);
 	if (err || !cfg.successor || (pid_t)cfg.successor == getpid())
 		return err;
