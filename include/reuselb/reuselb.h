@@ -114,6 +114,13 @@ bool rlb_group_owns_pins(const struct rlb_group *g);
 bool rlb_group_released(struct rlb_group *g);
 /* A successor that owns the pins but could not pin its program there: -errno, else 0. */
 int rlb_group_pin_error(const struct rlb_group *g);
+/*
+ * A successor (TCP) that could not give its owner copies of its listeners: -errno (the reason
+ * is rlb_last_error() right after rlb_group_open), else 0. The takeover goes on; but if this
+ * instance dies before it serves alone, a handshake completing on one of its listeners at
+ * that instant is reset by the kernel instead of migrating.
+ */
+int rlb_group_hold_error(const struct rlb_group *g);
 
 /* Detaches the program, closes every socket still open and frees the group. NULL is a no-op. */
 void rlb_group_close(struct rlb_group *g);

@@ -7,7 +7,8 @@
 # 1. Two servers: TCP "-w 2 --policy hash" and UDP "-w 3 --mode echo". list shows both, with
 #    the owner's pid, the workers and the policy; --json says the same.
 # 2. A drained worker shows in list (live 1, draining 1).
-# 3. list -p PORT (and --udp) shows that group only; exit 0.
+# 3. list -p PORT (and --udp) shows that group only; exit 0. Also while a third server, killed
+#    with -9, has left stale pins: list names them, list -p PORT does not.
 # 4. The TCP server stopped (SIGTERM): list no longer shows it, still shows the UDP one.
 #    "list -p PORT" and every group command on the stopped group: exit 2, one line "no
 #    group tcp-PORT: live groups are ..." naming the UDP group.
@@ -46,10 +47,21 @@ jq -e --arg t "tcp-$tport" --arg u "udp-$uport" --argjson tp "${SERVE_PID[tcp]}"
 expect "drain" 0 "" "$REUSELB" drain -p "$tport" 1
 [[ "$(row "tcp-$tport")" =~ \ 2\ +1\ +1\ +hash$ ]] || fail "list after drain: '$(row "tcp-$tport")'"
 
-# 3. One group.
+# 3. One group, even beside another group's stale pins (a server killed with -9), which only
+# the whole list names.
+serve_start dead -a 127.0.0.1 -p 0 -w 1 --mode id || finish
+dport=${SERVE_PORT[dead]}
+serve_stop dead KILL
+expect "list" 0 "" "$REUSELB" list
+grep -qx "stale pins: tcp-$dport (no socket left; 'reuselb detach --name tcp-$dport' removes them)" \
+	"$tmp/out" || fail "list with stale pins: $(cat "$tmp/out")"
 expect "list -p" 0 "" "$REUSELB" list -p "$tport"
 [ "$(grep -c . "$tmp/out")" = 2 ] && grep -q "^tcp-$tport " "$tmp/out" ||
 	fail "list -p $tport: $(cat "$tmp/out")"
+expect "list -p --json" 0 "" "$REUSELB" list -p "$tport" --json
+jq -e --arg t "tcp-$tport" '(.groups | length == 1 and .[0].name == $t) and .stale == []' \
+	"$tmp/out" >/dev/null || fail "list -p $tport --json: $(cat "$tmp/out")"
+expect "detach stale" 0 "" "$REUSELB" detach --name "tcp-$dport"
 expect "list -p --udp" 0 "" "$REUSELB" list -p "$uport" --udp --json
 jq -e --arg u "udp-$uport" '.groups | length == 1 and .[0].name == $u' "$tmp/out" >/dev/null ||
 	fail "list -p $uport --udp --json: $(cat "$tmp/out")"

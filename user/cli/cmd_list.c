@@ -114,11 +114,14 @@ static bool read_row(struct group_row *r)
 	return true;
 }
 
-/* Pins whose sockets are all gone: ',"stale":[...]' or one line each. */
-static void print_stale(bool json)
+/*
+ * Pins whose sockets are all gone: ',"stale":[...]' or one line each. None under a filter: the
+ * group asked for is live, and the others' stale pins are not what was asked.
+ */
+static void print_stale(bool json, bool filter)
 {
 	static char names[LIST_MAX][RLB_NAME_MAX + 1];
-	int n = rlb_list_stale(names, LIST_MAX);
+	int n = filter ? 0 : rlb_list_stale(names, LIST_MAX);
 
 	if (json)
 		printf(",\"stale\":[");
@@ -151,13 +154,13 @@ static void print_rows(const struct list_args *a, const struct group_row *rows, 
 			printf("}");
 		}
 		printf("]");
-		print_stale(true);
+		print_stale(true, a->filter);
 		printf("}\n");
 		return;
 	}
 	if (n == 0) {
 		printf("no reuselb group is serving on this host\n");
-		print_stale(false);
+		print_stale(false, a->filter);
 		return;
 	}
 	printf("%-20s  %8s  %7s  %4s  %8s  %s\n", "group", "pid", "workers", "live", "draining",
@@ -176,7 +179,7 @@ static void print_rows(const struct list_args *a, const struct group_row *rows, 
 			printf("  adopted, pids %s", rows[i].pids);
 		printf("\n");
 	}
-	print_stale(false);
+	print_stale(false, a->filter);
 }
 
 int cmd_list(int argc, char **argv)

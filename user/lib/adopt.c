@@ -366,6 +366,8 @@ int rlb_group_adopt(const struct rlb_adopt_opts *o, struct rlb_group **out)
 	if (!g)
 		return rlb_error(-ENOMEM, "out of memory");
 	g->lock_fd = -1;
+	g->hold_fd = -1; /* no takeover of an adopted group: nothing to hold */
+	pthread_mutex_init(&g->hold_lock, NULL);
 	g->adopted = true;
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;

@@ -536,6 +536,8 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 	g->opts.name = NULL; /* the caller's string need not outlive the call: g->name holds it */
 	g->port = opts->port;
 	g->lock_fd = -1;
+	g->hold_fd = -1;
+	pthread_mutex_init(&g->hold_lock, NULL);
 	rlb_ctl_init(&g->ctl, NULL);
 	for (unsigned int i = 0; i < RLB_MAX_WORKERS; i++)
 		g->fds[i] = -1;
@@ -560,6 +562,9 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		}
 		if (!g->predecessor)
 			err = rlb_pins_lock(g);
+		/* every instance may be an owner one day: its successors find it there */
+		if (!err && !opts->udp)
+			err = rlb_hold_open(g);
 		if (err)
 			goto fail;
 	}
@@ -584,6 +589,9 @@ int rlb_group_open(const struct rlb_group_opts *opts, struct rlb_group **out)
 		err = record_endpoint(g, &sn);
 	if (err)
 		goto fail;
+	/* before our listeners can be chosen: if we die, the owner closes them gently */
+	if (g->predecessor && !opts->udp)
+		g->hold_err = rlb_hold_give(g);
 	if (g->predecessor)
 		err = rlb_takeover_finish(g);
 	else if (g->opts.pin)
@@ -613,6 +621,7 @@ void rlb_group_close(struct rlb_group *g)
 	rlb_queue_watch_stop(g);
 	rlb_takeover_stop(g);
 	rlb_takeover_leave(g);
+	rlb_hold_close(g);
 	/*
 	 * After a handover, program and pins are the successor's: only our sockets go. A
 	 * successor that never owned the pins leaves the program to the owner's group as well.
@@ -647,6 +656,7 @@ void rlb_group_close(struct rlb_group *g)
 		munmap(g->load, g->load_len);
 	steer_bpf__destroy(g->skel);
 	rlb_ctl_fini(&g->ctl);
+	pthread_mutex_destroy(&g->hold_lock);
 	free(g);
 }
 
@@ -732,8 +742,14 @@ int rlb_group_close_worker(struct rlb_group *g, unsigned int worker)
 		if (err)
 			return err;
 	}
+	/* a successor sending its set reads fds: not while one of them is closing */
+	pthread_mutex_lock(&g->hold_lock);
 	close(g->fds[worker]);
 	g->fds[worker] = -1;
+	pthread_mutex_unlock(&g->hold_lock);
+	/* the owner's copy would keep that listener open: it gets our new set instead */
+	if (g->claimed && !g->opts.udp)
+		g->hold_err = rlb_hold_give(g);
 	return 0;
 }
 

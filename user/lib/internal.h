@@ -54,6 +54,14 @@ struct rlb_shed_state {
 	uint64_t start_ms, window_ms;
 };
 
+/* A copy of a successor's listener, held by the owner (hold.c). */
+struct rlb_held {
+	int fd;
+	int pid; /* the successor's */
+};
+
+#define RLB_HELD_MAX RLB_MAX_WORKERS
+
 struct rlb_group {
 	struct rlb_group_opts opts;
 	char name[RLB_NAME_MAX + 1];
@@ -89,6 +97,11 @@ struct rlb_group {
 	unsigned long inos[RLB_MAX_WORKERS]; /* adopted: each slot's socket inode, 0 if none */
 	struct rlb_adopt_ctx *adopt_ctx;     /* adopted: what to look for again (adopt.c) */
 	struct rlb_queue_watch *queues;	     /* writes the queue policy's depths (queue_poll.c) */
+	int hold_fd;  /* TCP: where a successor sends copies of its listeners (hold.c), or -1 */
+	int hold_err; /* a successor: giving them to the owner failed (-errno), else 0 */
+	pthread_mutex_t hold_lock; /* a successor: one set of listeners at a time (close_worker) */
+	struct rlb_held held[RLB_HELD_MAX];
+	unsigned int nr_held;
 };
 
 /* Sets the thread's last error, one line (printf-style, no trailing newline). Returns err. */
@@ -200,5 +213,17 @@ void rlb_takeover_stop(struct rlb_group *g);
 void rlb_takeover_leave(struct rlb_group *g);
 /* Whether a successor lives that is to take the pins from us. */
 bool rlb_takeover_successor_alive(struct rlb_group *g);
+
+/* hold.c: the owner listens for its successors' listeners (TCP groups with pins). */
+int rlb_hold_open(struct rlb_group *g);
+/* A successor sends copies of its open listeners to g->predecessor: their whole current set. */
+int rlb_hold_give(struct rlb_group *g);
+/*
+ * The owner takes what successors sent and keeps the copies of pid keep (its live successor,
+ * 0 for none); every other copy closes, after a short pause when its sender is dead, so that
+ * the handshakes steered to that listener before config pointed away from it complete first.
+ */
+void rlb_hold_sweep(struct rlb_group *g, int keep);
+void rlb_hold_close(struct rlb_group *g);
 
 #endif

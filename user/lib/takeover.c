@@ -334,8 +334,13 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 	if (!g->skel || g->handed_over || !rlb_group_owns_pins(g))
 		return 0;
 	err = rlb_read_config(&g->ctl, &cfg);
-	if (err || !cfg.successor || (pid_t)cfg.successor == getpid())
+	if (err)
 		return err;
+	if (!cfg.successor || (pid_t)cfg.successor == getpid()) {
+		/* no successor (someone else undid a dead one): no copy is worth keeping */
+		rlb_hold_sweep(g, 0);
+		return 0;
+	}
 	v->successor = cfg.successor;
 	v->state = cfg.handover;
 	/* a canary rolled back: it leaves, and the program that runs should be ours again */
@@ -345,8 +350,11 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 		if (err)
 			return err;
 	}
-	if (rlb_pid_alive(cfg.successor))
+	if (rlb_pid_alive(cfg.successor)) {
+		/* a canary rolled back closes its listeners: our copies must not keep them */
+		rlb_hold_sweep(g, cfg.handover == RLB_HANDOVER_ROLLBACK ? 0 : v->successor);
 		return 0;
+	}
 	err = rlb_ctl_lock(&g->ctl);
 	if (err)
 		return err;
@@ -361,6 +369,8 @@ int rlb_group_check_takeover(struct rlb_group *g, struct rlb_takeover_view *v)
 		v->undone = !err;
 	}
 	rlb_ctl_unlock(&g->ctl);
+	/* config points at us again: the dead one's listeners close, their queues come to us */
+	rlb_hold_sweep(g, 0);
 	return err;
 }
 
@@ -399,6 +409,9 @@ int rlb_group_handover(struct rlb_group *g)
 	if (!err)
 		g->handed_over = true;
 	rlb_ctl_unlock(&g->ctl);
+	/* the successor serves alone from now on: it holds its listeners itself */
+	if (!err)
+		rlb_hold_sweep(g, 0);
 	return err;
 }
 

@@ -305,6 +305,12 @@ static int start(struct run *r)
 		/* a takeover of another endpoint, or policy kernel beside a live group */
 		return err == -EINVAL || err == -EEXIST ? -EEXIST : err;
 	}
+	if (rlb_group_hold_error(r->g))
+		fprintf(stderr,
+			"reuselb: cannot give pid %d copies of this instance's listeners: %s; taking "
+			"over anyway: if this instance dies before it serves alone, a handshake "
+			"completing on its listeners at that instant is reset\n",
+			r->predecessor, rlb_last_error());
 	/*
 	 * After the group, so that a takeover that loses its claim binds nothing; one that
 	 * cannot listen for metrics closes the group, which undoes its takeover.
