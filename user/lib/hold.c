@@ -162,7 +162,7 @@ static void let_go(struct rlb_group *g, int keep, int pid)
 /* Takes one message of a successor: its listeners, which replace what it sent before. */
 static void take(struct rlb_group *g, int conn, int keep)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * RLB_MAX_WORKERS)], data[sizeof(HOLD_MAGIC)];
+	char cbuf[CMSG_SPACE(sizeof(int) * RLB_MAX_WORKERS)], data[sizeof(HOLD_MAGIC)] = {};
 	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,
@@ -170,20 +170,33 @@ static void take(struct rlb_group *g, int conn, int keep)
 			      .msg_controllen = sizeof(cbuf) };
 	int pid = peer_pid(conn), nr = 0, fds[RLB_MAX_WORKERS];
 	struct cmsghdr *cm;
+	ssize_t n;
+	bool ours;
 
-	if (recvmsg(conn, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
+	n = recvmsg(conn, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
 		return;
 	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		int got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		nr = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nr);
+		for (int i = 0; i < got; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
+			if (nr < RLB_MAX_WORKERS)
+				fds[nr++] = fd;
+			else
+				close(fd);
+		}
 	}
-	/* only the successor's current set is worth holding; anything else goes at once */
+	/* only the live successor's current set is worth holding; anything else goes at once */
+	ours = pid > 0 && pid == keep && n == (ssize_t)sizeof(data) &&
+	       !memcmp(data, HOLD_MAGIC, sizeof(data));
 	let_go(g, keep, pid);
 	for (int i = 0; i < nr; i++) {
-		if (pid > 0 && pid == keep && !memcmp(data, HOLD_MAGIC, sizeof(data)) &&
-		    g->nr_held < RLB_HELD_MAX)
+		if (ours && g->nr_held < RLB_HELD_MAX)
 			g->held[g->nr_held++] = (struct rlb_held){ .fd = fds[i], .pid = pid };
 		else
 			close(fds[i]);
