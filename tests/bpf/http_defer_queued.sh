@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
 # The program counts each connection it steers as queued on its worker until the worker
-# accepts it, and least-conn reads that count. "serve --mode http" defers accept
-# (TCP_DEFER_ACCEPT): a client that connects and resets before sending anything is dropped by
+# accepts it, and least-conn reads that count. "serve --mode http --defer-accept" defers
+# accept (TCP_DEFER_ACCEPT): a client that connects and resets before sending anything is dropped by
 # the kernel while it waits for data, never accepted. The worker squares the count with its
 # listener (user/server/queued.c), so such clients leave nothing behind.
 #
-# 1. "$REUSELB serve -a 127.0.0.1 -p 0 -w 2 --mode http --policy least-conn"; worker 0 drained
-#    so that all of step 2 goes to worker 1 (an even split would leave even counts, and even
-#    shares, behind).
+# 1. "$REUSELB serve -a 127.0.0.1 -p 0 -w 2 --mode http --policy least-conn --defer-accept";
+#    worker 0 drained so that all of step 2 goes to worker 1 (an even split would leave even
+#    counts, and even shares, behind).
 # 2. 60 clients connect and reset (SO_LINGER 0) without sending, and 40 connect and close (FIN)
 #    without sending. Right after, the load map's queued of worker 1 (bpftool) is printed: it
 #    is 60 when nothing has squared it yet.
@@ -27,7 +27,8 @@ RESETS=60
 FINS=40
 N=200
 
-serve_start s -a 127.0.0.1 -p 0 -w 2 --mode http --policy least-conn || finish
+serve_start s -a 127.0.0.1 -p 0 -w 2 --mode http --policy least-conn --defer-accept ||
+	finish
 port=${SERVE_PORT[s]}
 pins=/sys/fs/bpf/reuselb/tcp-$port
 

@@ -1,13 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #
-# The system calls of "serve --mode http" per short connection, as the kernel counts them
-# (perf stat on the syscall tracepoints of the worker's thread). Its listener defers accept
-# until a connection's request is in (TCP_DEFER_ACCEPT), so a connection whose request says
+# The system calls of "serve --mode http --defer-accept" per short connection, as the kernel
+# counts them (perf stat on the syscall tracepoints of the worker's thread). Its listener
+# defers accept until a connection's request is in (TCP_DEFER_ACCEPT), so a connection whose request says
 # "Connection: close" costs epoll_wait, accept4, recvfrom, sendto and close: no epoll_ctl, no
 # read that finds nothing, no second accept4 that finds the queue empty (nginx makes 6 to 7).
 #
-# 1. "$REUSELB serve -a 127.0.0.1 -p 0 -w 1 --mode http": one worker, woken for each
+# 1. "$REUSELB serve -a 127.0.0.1 -p 0 -w 1 --mode http --defer-accept": one worker, woken for each
 #    connection alone (the harder case: nothing to batch). After one connection (the first
 #    allocations), perf stat counts its thread.
 # 2. 200 connections, one after the other: each sends one whole close request right after
@@ -27,7 +27,7 @@ need_tools perf python3
 
 N=200
 
-serve_start s -a 127.0.0.1 -p 0 -w 1 --mode http || finish
+serve_start s -a 127.0.0.1 -p 0 -w 1 --mode http --defer-accept || finish
 pid=${SERVE_PID[s]}
 # the main thread first, then the worker
 tid=$(ls "/proc/$pid/task" | sort -n | sed -n 2p)

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * TCP_DEFER_ACCEPT on an http worker's listener: the kernel hands a connection over only once
- * its first bytes are there (or after DEFER_S seconds of silence), so that the worker accepts,
- * reads, answers and closes a short connection without epoll_ctl and without a read that finds
- * nothing: 5 system calls where a read right after accept4 (the request is still on its way
- * from a client like wrk three times in four) or epoll's wait for it (nginx) costs 6 to 7.
+ * serve --defer-accept: TCP_DEFER_ACCEPT on an http worker's listener. Off unless asked, as
+ * nginx's "deferred": while it defers, the kernel discards each connection's bare final ACK
+ * and counts it in the listener's sk_drops, which stats and metrics report as drops.
+ *
+ * With it, the kernel hands a connection over only once its first bytes are there (or after
+ * DEFER_S seconds of silence), so that the worker accepts, reads, answers and closes a short
+ * connection without epoll_ctl and without a read that finds nothing: 5 system calls where a
+ * read right after accept4 (the request is still on its way from a client like wrk three
+ * times in four) or epoll's wait for it (nginx) costs 6 to 7.
  * The limits must not see the difference:
  * - --max-conns turns a connection over the bound away at once, silent or not: a worker at
  *   its bound lets silent connections through again (it accepts and closes them), and defers
@@ -33,7 +37,7 @@ static void defer_set(struct worker *w, bool on)
 
 void worker_defer_update(struct worker *w)
 {
-	bool want = w->mode == SERVER_MODE_HTTP && !w->udp && w->lfd >= 0 &&
+	bool want = w->defer_accept && w->mode == SERVER_MODE_HTTP && !w->udp && w->lfd >= 0 &&
 		    w->nr_conns < w->max_conns;
 
 	if (want != w->deferring && w->lfd >= 0)

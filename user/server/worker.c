@@ -628,6 +628,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 	w->max_conns = opts->max_conns;
 	w->idle_timeout_ms = opts->idle_timeout_s * 1000ull;
 	w->shed_window_ms = opts->shed_window_ms;
+	w->defer_accept = opts->defer_accept;
 	w->failfd = failfd;
 	w->idlefd = idlefd;
 	w->epfd = -1;

@@ -61,6 +61,7 @@ struct worker {
 	bool handed_over;	 /* http: keep-alive ends with the next answer */
 	uint64_t shed_window_ms; /* http: after a handover, keep-alive ends over this long */
 	uint64_t shed_end_ms;	 /* then all of it ends (worker_handover.c); 0: no window open */
+	bool defer_accept;	 /* http: asked for (serve --defer-accept) */
 	bool deferring;		 /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
 	uint64_t queued_look_ms; /* http: next look at the program's queued count (queued.c) */
 	uint64_t queued_excess;	 /* what that count held beyond the accept queue then */
