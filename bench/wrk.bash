@@ -68,7 +68,8 @@ wrk_worker_task() {
 	fi
 }
 
-# System calls per connection (conn) and per request (keepalive) of one worker of each
+# System calls per connection (conn; conn1: one connection at a time) and per request
+# (keepalive) of one worker of each
 # contender of wrk_syscall_contenders; writes "contender scenario syscall per_unit" lines to
 # $work/syscalls.
 wrk_syscalls() {
@@ -82,10 +83,11 @@ wrk_syscalls() {
 			continue
 		fi
 		tid=$(wrk_worker_task "$name")
-		for scen in conn keepalive; do
+		for scen in conn conn1 keepalive; do
 			# shellcheck disable=SC2046
 			nice -n "$prio" taskset -c "$lg_cpus" "$top/bench/syscalls" \
-				$([ $scen = keepalive ] && echo --keepalive) --seconds "$(wrk_seconds)" \
+				$([ $scen = keepalive ] && echo --keepalive) \
+				$([ $scen = conn1 ] && echo --connections 1) --seconds "$(wrk_seconds)" \
 				"$server_port" "$tid" 2>"$work/syscalls.err" |
 				sed "s/^/$name $scen /" >>"$work/syscalls" || true
 			grep -q "^$name $scen total" "$work/syscalls" ||
@@ -165,9 +167,10 @@ wrk_report() {
 	echo "### System calls of one worker under wrk"
 	echo
 	echo "\`bench/syscalls\` (perf stat on the syscall tracepoints of one worker's task, which does"
-	echo "not slow it down as strace would): per connection in (a), per request in (b)."
+	echo "not slow it down as strace would): per connection in (a) (conn: 50 connections;"
+	echo "conn1: one at a time, so that a worker wakes for each alone), per request in (b)."
 	echo "\`name!\` counts the calls that failed (EAGAIN)."
-	for scen in conn keepalive; do
+	for scen in conn conn1 keepalive; do
 		echo
 		echo "| $scen | ${wrk_syscall_contenders// / | } |"
 		echo "| --- $(for name in $wrk_syscall_contenders; do printf '| ---: '; done)|"

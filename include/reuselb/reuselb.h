@@ -149,6 +149,14 @@ void rlb_worker_accepted(struct rlb_group *g, unsigned int worker);
 void rlb_worker_closed(struct rlb_group *g, unsigned int worker);
 void rlb_worker_busy(struct rlb_group *g, unsigned int worker, int delta);
 
+/*
+ * The connections the program steered to the worker that it has not accepted yet, and a
+ * correction of that count by the listener's owner: n of them will never be accepted (the
+ * kernel dropped them before). The count does not go below 0. 0 and no-op under "kernel".
+ */
+uint64_t rlb_worker_queued(struct rlb_group *g, unsigned int worker);
+void rlb_worker_unqueue(struct rlb_group *g, unsigned int worker, uint64_t n);
+
 /* Tells the cpu policy that this worker runs on this CPU (the caller pins the thread). */
 int rlb_group_set_cpu(struct rlb_group *g, unsigned int worker, unsigned int cpu);
 

@@ -90,6 +90,7 @@ enum cli_opt {
 	CLI_OPT_CONFIRM,
 	CLI_OPT_UDP_FLOWS,
 	CLI_OPT_CANARY,
+	CLI_OPT_DEFER_ACCEPT,
 	/* drain's and rebalance's */
 	CLI_OPT_SHED,
 	CLI_OPT_SHED_WINDOW,

@@ -24,7 +24,8 @@ static const char usage[] =
 	"                     [--name GROUP] [--flow-timeout SECS] [--flow-table N]\n"
 	"                     [--udp-flows on|off]\n"
 	"                     [--metrics ADDR:PORT] [--takeover] [--grace SECS]\n"
-	"                     [--confirm MS] [--canary PCT] [--shed-window SECS] [-v]\n"
+	"                     [--confirm MS] [--canary PCT] [--shed-window SECS]\n"
+	"                     [--defer-accept] [-v]\n"
 	"\n"
 	"Serve a SO_REUSEPORT group: one socket and one thread per worker, and a BPF\n"
 	"program that picks the worker of each new connection (or datagram).\n"
@@ -100,6 +101,13 @@ static const struct cli_option options[] = {
 	  "a few at a time over this long, not each with its next\n"
 	  "answer; at most --grace (a longer one is cut to it), 0 to\n"
 	  CLI_STR(SECONDS_LIMIT) " (default 0: with the next answer)" },
+	{ "defer-accept", CLI_OPT_DEFER_ACCEPT, NULL,
+	  "http: the kernel hands a connection over only once its\n"
+	  "request is in (TCP_DEFER_ACCEPT, as nginx's listen ...\n"
+	  "deferred): 5 system calls per short connection instead\n"
+	  "of 6-7. The kernel then counts each connection's final\n"
+	  "ACK, which it discards while it defers, in the listener's\n"
+	  "drops (reuselb stats, reuselb_listen_drops_total)" },
 	CLI_VERBOSE_HELP_OPTIONS,
 	{},
 };
@@ -329,6 +337,9 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 		err = cli_uint_option(p, opt, val, 0, SECONDS_LIMIT, " seconds", &n);
 		a->shed_window_s = n;
 		break;
+	case CLI_OPT_DEFER_ACCEPT:
+		a->server.defer_accept = true;
+		break;
 	case CLI_OPT_CANARY:
 		err = cli_uint_option(p, opt, val, 0, 100, " percent", &n);
 		a->group.canary = true;
@@ -345,7 +356,7 @@ static int serve_option(void *args, const struct cli_parser *p, int opt, const c
 static int serve_operands(void *args, struct cli_parser *p)
 {
 	static const int tcp_only[] = { 'b', CLI_OPT_MAX_CONNS, CLI_OPT_IDLE_TIMEOUT,
-					CLI_OPT_SHED_WINDOW };
+					CLI_OPT_SHED_WINDOW, CLI_OPT_DEFER_ACCEPT };
 	struct serve_args *a = args;
 
 	if (cli_operands_at_most(p, 0))
@@ -362,6 +373,8 @@ static int serve_operands(void *args, struct cli_parser *p)
 			return cli_usage_error(CMD, "--%s applies to tcp only, not with --udp",
 					       cli_option_name(p, tcp_only[i]));
 	}
+	if (p->given[CLI_OPT_DEFER_ACCEPT] && !a->group.udp && a->server.mode != SERVER_MODE_HTTP)
+		return cli_usage_error(CMD, "--defer-accept applies to --mode http only");
 	if (p->given[CLI_OPT_FLOW_TIMEOUT] && !a->group.udp)
 		return cli_usage_error(CMD,
 				       "--flow-timeout applies to udp only: add --udp or drop it");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The http mode: answers the requests of a connection in order, pipelined ones included, with
- * the parser of http_parse.c. Each request is counted busy in the group's load while handled.
+ * the parser of http_parse.c. A request that takes time is counted busy in the group's load.
  */
 #include <time.h>
 #include "server/worker.h"
@@ -47,6 +47,7 @@ void http_on_input(struct worker *w, struct conn *c)
 	while (!c->closing && c->in_off < c->in_len) {
 		size_t avail = c->in_len - c->in_off;
 		struct http_request req;
+		bool slow;
 		int n;
 
 		if (c->body_left) {
@@ -69,7 +70,15 @@ void http_on_input(struct worker *w, struct conn *c)
 		c->body_left = req.content_length;
 		/* only then may its connection end without lingering (worker.c, conn_settle) */
 		c->peer_closes = !req.keep_alive;
-		rlb_worker_busy(w->group, w->id, 1);
+		/*
+		 * Busy while a request takes time (burn, stall): the program's least-conn and the
+		 * CLI see it. A plain answer takes a microsecond, in which nothing would read the
+		 * mark: it would cost two atomic adds on a line that both workers write and the
+		 * steering program reads.
+		 */
+		slow = req.burn_us || req.stall_ms;
+		if (slow)
+			rlb_worker_busy(w->group, w->id, 1);
 		if (req.burn_us)
 			http_burn(req.burn_us);
 		if (req.stall_ms)
@@ -83,6 +92,7 @@ void http_on_input(struct worker *w, struct conn *c)
 		       req.keep_alive && !w->handed_over &&
 			       !rlb_worker_should_shed(w->group, w->id),
 		       req.head);
-		rlb_worker_busy(w->group, w->id, -1);
+		if (slow)
+			rlb_worker_busy(w->group, w->id, -1);
 	}
 }

@@ -77,7 +77,8 @@ static const struct family {
 			  false },
 	[DROPS] = { "reuselb_listen_drops_total", "counter",
 		    "Connections the worker's listener dropped because its accept queue was full "
-		    "(UDP: datagrams dropped).",
+		    "(UDP: datagrams dropped; with a deferred accept, also each connection's final "
+		    "ACK, which the kernel discards while it defers).",
 		    false },
 };
 

@@ -28,6 +28,7 @@ struct server_opts {
 	bool pin_threads; /* each worker on a CPU of its own, told to the group (cpu policy) */
 	/* http: after a handover, keep-alive ends spread over this long (0: with each answer) */
 	unsigned int shed_window_ms;
+	bool defer_accept; /* http: TCP_DEFER_ACCEPT on the listeners (defer.c) */
 };
 
 struct server;

@@ -107,11 +107,69 @@ static void conn_close(struct worker *w, struct conn *c)
 	conn_put(w, c);
 	set_nr_conns(w, w->nr_conns - 1);
 	rlb_worker_closed(w->group, w->id);
+	worker_defer_update(w);
+}
+
+static int conn_progress(struct worker *w, struct conn *c, bool *moved);
+static bool conn_settle(struct worker *w, struct conn *c);
+static int conn_read(struct conn *c);
+
+/* Searched for a connection's place in the list, at most: beyond, it may be closed late. */
+#define BACKDATE_STEPS 64
+
+/*
+ * A new connection, the newest, that was silent for ms already: its idle clock started then.
+ * It moves back in the list to keep it in order of last activity (the idle sweep reads its
+ * head only), past at most BACKDATE_STEPS connections, so that a flood of silent connections
+ * does not cost a walk of the whole list each.
+ */
+static void conn_backdate(struct worker *w, struct conn *c, uint64_t ms)
+{
+	struct conn *after = c->prev;
+
+	c->last_active_ms -= ms < c->last_active_ms ? ms : 0;
+	for (int i = 0; after && after->last_active_ms > c->last_active_ms; i++) {
+		if (i == BACKDATE_STEPS) {
+			c->last_active_ms = after->last_active_ms;
+			break;
+		}
+		after = after->prev;
+	}
+	if (after == c->prev)
+		return;
+	conn_unlink(w, c);
+	c->prev = after;
+	c->next = after ? after->next : w->oldest;
+	if (after)
+		after->next = c;
+	else
+		w->oldest = c;
+	c->next->prev = c;
+}
+
+/*
+ * A deferring listener (defer.c) hands a connection over with its first request in: it is read
+ * at once, and one whose request asked to close is answered and closed without joining the
+ * epoll set. Any other new connection joins it through conn_settle().
+ */
+static void conn_start(struct worker *w, struct conn *c)
+{
+	bool moved = false;
+	int err = 0;
+
+	if (w->deferring) {
+		err = conn_read(c);
+		if (!err && (c->in_len || c->peer_eof))
+			err = conn_progress(w, c, &moved);
+		else if (!err)
+			conn_backdate(w, c, worker_defer_waited_ms(w));
+	}
+	if (err || !conn_settle(w, c))
+		conn_close(w, c);
 }
 
 static void conn_open(struct worker *w, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct conn *c;
 
 	count_accepted(w);
@@ -128,16 +186,11 @@ static void conn_open(struct worker *w, int fd)
 	}
 	memset(c, 0, offsetof(struct conn, in));
 	c->fd = fd;
-	c->events = EPOLLIN;
-	ev.data.ptr = c;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		conn_put(w, c);
-		drop(w, fd);
-		return;
-	}
 	set_nr_conns(w, w->nr_conns + 1);
 	c->last_active_ms = w->now_ms;
 	conn_link_newest(w, c);
+	worker_defer_update(w);
+	conn_start(w, c);
 }
 
 static int listener_pause(struct worker *w)
@@ -189,10 +242,17 @@ static int accept_starved(struct worker *w, int err)
 	return listener_pause(w);
 }
 
-/* The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. */
-static int worker_accept(struct worker *w)
+/*
+ * The group's sockets are non-blocking: an empty queue is EAGAIN here, not a wait. A worker
+ * woken for its listener alone takes one connection: its queue most likely holds just that one,
+ * and the accept4 that would find it empty costs as much as the epoll_wait that names the
+ * listener again when more wait. A busier wake-up takes a batch.
+ */
+static int worker_accept(struct worker *w, bool alone)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	int max = alone ? 1 : ACCEPT_BATCH;
+
+	for (int i = 0; i < max; i++) {
 		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
@@ -331,8 +391,9 @@ static bool conn_settle(struct worker *w, struct conn *c)
 	}
 	if (want != c->events) {
 		struct epoll_event ev = { .events = want, .data.ptr = c };
+		int op = c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		if (epoll_ctl(w->epfd, op, c->fd, &ev))
 			return false;
 		c->events = want;
 	}
@@ -486,6 +547,8 @@ static int worker_timeout(const struct worker *w)
 		deadline = w->resume_ms;
 	if (w->shed_end_ms && w->shed_end_ms < deadline)
 		deadline = w->shed_end_ms;
+	if (w->queued_look_ms && w->queued_look_ms < deadline)
+		deadline = w->queued_look_ms;
 	if (deadline == UINT64_MAX)
 		return -1;
 	if (deadline <= w->now_ms)
@@ -501,6 +564,7 @@ void *worker_main(void *arg)
 	int err = 0, bits;
 
 	w->now_ms = now_ms();
+	worker_queued_start(w);
 	while (!stop && !err) {
 		int n = epoll_wait(w->epfd, events, EVENT_BATCH, worker_timeout(w));
 
@@ -520,7 +584,7 @@ void *worker_main(void *arg)
 			if (!p)
 				stop = true;
 			else if (p == w && w->lfd >= 0)
-				err = w->udp ? worker_datagrams(w) : worker_accept(w);
+				err = w->udp ? worker_datagrams(w) : worker_accept(w, n == 1);
 			else if (p != w && p != &w->ctlfd)
 				conn_on_event(w, p);
 		}
@@ -532,6 +596,7 @@ void *worker_main(void *arg)
 			conn_close(w, w->oldest);
 		if (!err && w->resume_ms && w->now_ms >= w->resume_ms)
 			err = listener_resume(w);
+		worker_queued_check(w);
 		tell_if_idle(w);
 	}
 	if (err) {
@@ -563,6 +628,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 	w->max_conns = opts->max_conns;
 	w->idle_timeout_ms = opts->idle_timeout_s * 1000ull;
 	w->shed_window_ms = opts->shed_window_ms;
+	w->defer_accept = opts->defer_accept;
 	w->failfd = failfd;
 	w->idlefd = idlefd;
 	w->epfd = -1;
@@ -589,6 +655,7 @@ int worker_init(struct worker *w, const struct server_opts *opts, unsigned int i
 		if (setsockopt(w->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 			return -errno;
 	}
+	worker_defer_update(w);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;

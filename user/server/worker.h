@@ -22,7 +22,7 @@ struct conn {
 	struct conn *prev, *next; /* the worker's list, least recently active first */
 	uint64_t last_active_ms;
 	int fd;
-	uint32_t events;	   /* the epoll interest registered now */
+	uint32_t events;	   /* the epoll interest registered now; 0: not in the set yet */
 	uint32_t in_off, in_len;   /* unconsumed input is in[in_off .. in_len) */
 	uint32_t out_off, out_len; /* unsent output is out[out_off .. out_len) */
 	uint64_t body_left;	   /* http: bytes of a request body still to skip */
@@ -61,6 +61,10 @@ struct worker {
 	bool handed_over;	 /* http: keep-alive ends with the next answer */
 	uint64_t shed_window_ms; /* http: after a handover, keep-alive ends over this long */
 	uint64_t shed_end_ms;	 /* then all of it ends (worker_handover.c); 0: no window open */
+	bool defer_accept;	 /* http: asked for (serve --defer-accept) */
+	bool deferring;		 /* http: TCP_DEFER_ACCEPT is on for the listener (defer.c) */
+	uint64_t queued_look_ms; /* http: next look at the program's queued count (queued.c) */
+	uint64_t queued_excess;	 /* what that count held beyond the accept queue then */
 	bool idle_told;		 /* idlefd has been written for this worker */
 	struct conn *oldest, *newest;
 	struct conn *spare; /* closed connections' buffers, for the next ones (conn_pool.c) */
@@ -119,6 +123,19 @@ static inline size_t conn_out_room(const struct conn *c)
 {
 	return CONN_OUT_SIZE - c->out_len;
 }
+
+/* Turns TCP_DEFER_ACCEPT on or off as the worker's mode and --max-conns want it (defer.c). */
+void worker_defer_update(struct worker *w);
+/* How long a connection handed over with nothing to read has been silent already. */
+uint64_t worker_defer_waited_ms(const struct worker *w);
+
+/*
+ * The program's queued count of the worker, squared with its listener every few seconds:
+ * connections the kernel dropped before the worker accepted them are taken off (queued.c).
+ * worker_queued_check() returns at once until its time has come (worker_timeout() wakes it).
+ */
+void worker_queued_start(struct worker *w);
+void worker_queued_check(struct worker *w);
 
 /* Mode handlers: each consumes what it can of in[] and queues its answers in out[]. */
 void http_on_input(struct worker *w, struct conn *c);
