@@ -193,18 +193,21 @@ EOF
 
 # ask N [SOURCE] [udp]: N requests (connections, or datagrams each from a new socket) to
 # 127.0.0.1:$port from SOURCE (default 127.0.0.1); prints the pid that answered each, or
-# "none" for one not answered.
+# "none" for one not answered. The UDP sockets stay open until the end: a closed one's port
+# may be given again, and a datagram from it would be a known flow that keeps its worker.
 ask() {
 	local n=$1 src=${2:-127.0.0.1} proto=${3:-tcp}
 	"$PYTHON" - "$n" "$src" "$port" "$proto" <<'EOF'
 import socket, sys
 n, src, port, proto = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+held = []
 for _ in range(n):
     try:
         if proto == "udp":
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(5)
             s.bind((src, 0))
+            held.append(s)
             s.sendto(b"hi", ("127.0.0.1", port))
             data = s.recv(2048)
         else:
@@ -216,7 +219,7 @@ for _ in range(n):
                 if not d:
                     break
                 data += d
-        s.close()
+            s.close()
         line = data.split(b"worker ")[-1].split(b"\n")[0].decode()
         print(line if line.isdigit() else "none")
     except OSError:
