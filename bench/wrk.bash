@@ -12,7 +12,9 @@ wrk_syscall_contenders="kernel round-robin nginx kernel-defer nginx-deferred"
 # those of them --contenders picked
 wrk_syscall_picked() {
 	local name
-	for name in $wrk_syscall_contenders; do picked "$name" && echo "$name"; done | tr '\n' ' '
+	for name in $wrk_syscall_contenders; do
+		if picked "$name"; then echo "$name"; fi
+	done | tr '\n' ' '
 }
 
 wrk_scenario() { [ "$1" = conn ] || [ "$1" = keepalive ]; }
