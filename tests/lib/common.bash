@@ -160,7 +160,8 @@ serve_start() {
 	rm -f "$fifo"
 	SERVE_PID[$name]=$pid
 	SERVE_FD[$name]=$fd
-	if ! IFS= read -r -t 10 -u "$fd" line; then
+	# as long as RLBT_START_TIMEOUT_MS (tests/lib/wait.h): loading the program may be slow
+	if ! IFS= read -r -t 30 -u "$fd" line; then
 		fail "serve $*: no ready line; stderr: $(head -c 300 "$tmp/serve-$name.err")"
 		return 1
 	fi

@@ -148,7 +148,7 @@ int rlbt_serve_start_err(const char *const argv[], int err_fd, struct rlbt_serve
 		return err;
 	fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
 
-	deadline = rlbt_now_ms() + RLBT_TIMEOUT_MS;
+	deadline = rlbt_now_ms() + RLBT_START_TIMEOUT_MS;
 	while (!find_ready(s)) {
 		struct pollfd pfd = { .fd = s->out_fd, .events = POLLIN };
 		long left = deadline - rlbt_now_ms();
@@ -156,7 +156,7 @@ int rlbt_serve_start_err(const char *const argv[], int err_fd, struct rlbt_serve
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
 			fprintf(stderr, "%s printed no ready line within %d ms\n", bin,
-				RLBT_TIMEOUT_MS);
+				RLBT_START_TIMEOUT_MS);
 			err = -ETIMEDOUT;
 			goto fail;
 		}
