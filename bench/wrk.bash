@@ -7,7 +7,15 @@
 wrk_threads=1
 wrk_conns=50
 # contenders whose system calls are counted, and the task that is counted for each
-wrk_syscall_contenders="kernel round-robin nginx"
+wrk_syscall_contenders="kernel round-robin nginx kernel-defer nginx-deferred"
+
+# those of them --contenders picked
+wrk_syscall_picked() {
+	local name
+	for name in $wrk_syscall_contenders; do
+		if picked "$name"; then echo "$name"; fi
+	done | tr '\n' ' '
+}
 
 wrk_scenario() { [ "$1" = conn ] || [ "$1" = keepalive ]; }
 
@@ -60,7 +68,7 @@ wrk_run() {
 # The task bench/syscalls counts: reuselb's first worker thread (its tasks are the main thread,
 # then the workers), nginx's first worker process.
 wrk_worker_task() {
-	if [ "$1" = nginx ]; then
+	if [[ $1 == nginx* ]]; then
 		pgrep -P "$server_pid" | sort -n | head -1
 	else
 		# shellcheck disable=SC2012 # task ids are numbers
@@ -76,7 +84,7 @@ wrk_syscalls() {
 	local name scen tid
 	: >"$work/syscalls"
 	scenario_pin conn
-	for name in $wrk_syscall_contenders; do
+	for name in $(wrk_syscall_picked); do
 		if ! start_server "$name" http; then
 			failed+=("syscalls/$name")
 			stop_server
@@ -136,7 +144,7 @@ wrk_medians() {
 # The report's section: wrk next to loadgen, then the system-call counts. Called inside
 # write_report's redirection.
 wrk_report() {
-	local scen name rate spread ratio cpu errs lg
+	local scen name rate spread ratio cpu errs lg counted
 	[ -s "$work/wrk.records" ] || return 0
 	wrk_medians >"$work/wrk.medians"
 	echo
@@ -163,6 +171,8 @@ wrk_report() {
 		done
 	done
 	[ -s "$work/syscalls" ] || return 0
+	counted=$(wrk_syscall_picked)
+	counted=${counted% }
 	echo
 	echo "### System calls of one worker under wrk"
 	echo
@@ -172,9 +182,9 @@ wrk_report() {
 	echo "\`name!\` counts the calls that failed (EAGAIN)."
 	for scen in conn conn1 keepalive; do
 		echo
-		echo "| $scen | ${wrk_syscall_contenders// / | } |"
-		echo "| --- $(for name in $wrk_syscall_contenders; do printf '| ---: '; done)|"
-		awk -v s=$scen -v list="$wrk_syscall_contenders" '
+		echo "| $scen | ${counted// / | } |"
+		echo "| --- $(for name in $counted; do printf '| ---: '; done)|"
+		awk -v s=$scen -v list="$counted" '
 			$2 == s && $3 != "units" { v[$1, $3] = $4; if (!($3 in seen)) { seen[$3] = 1; o[++n] = $3 } }
 			END {
 				k = split(list, c, " ")
