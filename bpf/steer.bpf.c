@@ -236,7 +236,8 @@ int rlb_steer(struct sk_reuseport_md *md)
 	nr = nr ? choose(md, cfg, f, nr, &done) : RLB_NONE;
 	if (done)
 		return SK_PASS;
-	slot = rlb_select_worker_of(md, cfg, nr);
+	/* of the built-in policies, only least-conn reads load.queued */
+	slot = rlb_select_worker_counting(md, cfg, nr, cfg->policy == RLB_POLICY_LEAST_CONN);
 	if (slot != RLB_NONE && flows && f)
 		rlb_remember_flow(f, slot);
 	return SK_PASS;

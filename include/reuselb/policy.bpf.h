@@ -377,9 +377,16 @@ static __always_inline int rlb_select_slot(struct sk_reuseport_md *md, __u32 slo
  * worker may be draining, or its socket may have closed while its state still said live
  * (-ENOENT from the helper). With no live worker, or worker == RLB_NONE, nothing is selected
  * (RLB_NONE is returned) and the kernel's hash decides.
+ *
+ * queued: whether a new TCP connection is counted in load.queued (rlb_count_queued). The count
+ * is an atomic add on a line the workers write on every request: a transfer between CPUs
+ * that cost 127 ns of 453 per connection (issue 13's ablation), paid only for a policy that
+ * reads it. A connection left out is one like those the kernel's hash places: the worker's
+ * decrement stops at 0.
  */
-static __always_inline __u32 rlb_select_worker_of(struct sk_reuseport_md *md,
-						  const struct rlb_config *cfg, __u32 worker)
+static __always_inline __u32 rlb_select_worker_counting(struct sk_reuseport_md *md,
+							const struct rlb_config *cfg, __u32 worker,
+							int queued)
 {
 	__u32 nr = rlb_nr_workers_of(cfg), base = rlb_slot_of(cfg, 0);
 	int migrating = md->migrating_sk != 0;
@@ -396,7 +403,8 @@ static __always_inline __u32 rlb_select_worker_of(struct sk_reuseport_md *md,
 				if (i)
 					rlb_count(base + worker, 0, 1);
 				rlb_count(slot, migrating, 0);
-				rlb_count_queued(md, slot);
+				if (queued)
+					rlb_count_queued(md, slot);
 				return slot;
 			}
 		}
@@ -404,6 +412,13 @@ static __always_inline __u32 rlb_select_worker_of(struct sk_reuseport_md *md,
 	}
 	rlb_count(RLB_STATS_UNSTEERED, migrating, 0);
 	return RLB_NONE;
+}
+
+/* For users' policies, which may read the queued count (rlb_worker_load): always counted. */
+static __always_inline __u32 rlb_select_worker_of(struct sk_reuseport_md *md,
+						  const struct rlb_config *cfg, __u32 worker)
+{
+	return rlb_select_worker_counting(md, cfg, worker, 1);
 }
 
 static __always_inline __u32 rlb_select_worker(struct sk_reuseport_md *md, __u32 worker)
