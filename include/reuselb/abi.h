@@ -233,7 +233,7 @@ struct rlb_load {
 	__u64 active;	/* connections open now */
 	__u64 busy;	/* requests in progress now */
 	__u64 accepted; /* connections accepted since start */
-	__u64 queued;	/* steered here by the program, not accepted yet */
+	__u64 queued;	/* steered here, not accepted yet: least-conn, users' policies */
 	/*
 	 * The listener's accept queue for the queue policy: written by the group's owner from
 	 * sock_diag every few ms (rlb_ctl_poll_queues), and raised by one by the program for

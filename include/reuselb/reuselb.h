@@ -152,7 +152,8 @@ void rlb_worker_busy(struct rlb_group *g, unsigned int worker, int delta);
 /*
  * The connections the program steered to the worker that it has not accepted yet, and a
  * correction of that count by the listener's owner: n of them will never be accepted (the
- * kernel dropped them before). The count does not go below 0. 0 and no-op under "kernel".
+ * kernel dropped them before). The count does not go below 0. Counted under least-conn and
+ * users' policies (rlb_select), the ones that read it; 0 under the other built-in policies.
  */
 uint64_t rlb_worker_queued(struct rlb_group *g, unsigned int worker);
 void rlb_worker_unqueue(struct rlb_group *g, unsigned int worker, uint64_t n);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The program counts each connection it steers to a worker as queued until the worker accepts
- * it (least-conn and queue read that count). A connection the kernel drops before anyone
- * accepts it leaves the count raised for good, and least-conn would steer around the worker
- * for ever: a handshake that never completes (a SYN whose client vanished), and under
- * serve --defer-accept (defer.c) a client that connects and resets before sending anything.
+ * it, under least-conn (which reads that count) and users' policies; 0 under the others. A
+ * connection the kernel drops before anyone accepts it leaves the count raised for good, and
+ * least-conn would steer around the worker for ever: a handshake that never completes (a SYN
+ * whose client vanished), and under serve --defer-accept (defer.c) a client that connects and
+ * resets before sending anything.
  * The worker owns its listener, so it squares the count every CHECK_MS, deferring or not:
  * - what the count holds beyond the listener's accept queue (TCP_INFO: tcpi_unacked) is on
  *   its way through the handshake or the deferral, or dead;
