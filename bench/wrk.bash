@@ -145,8 +145,8 @@ wrk_medians() {
 # write_report's redirection.
 wrk_report() {
 	local scen name rate spread ratio cpu errs lg counted
+	# wrk.medians: written by bench/run before the report
 	[ -s "$work/wrk.records" ] || return 0
-	wrk_medians >"$work/wrk.medians"
 	echo
 	echo "## wrk, a client we did not write: (a) and (b) again"
 	echo
