@@ -142,12 +142,10 @@ write_stuck_report() {
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	: >"$work/stuck.med"
 	for name in $stuck_contenders; do
-		awk -v c="$name" '$1 == c' "$work/stuck" 2>/dev/null | awk '
-			function med(k,   i, j, t, a) {
+		awk -v c="$name" '$1 == c' "$work/stuck" 2>/dev/null | awk "$(cat "$top/bench/stats.awk")"'
+			function med(k,   i, a) {
 				for (i = 1; i <= NR; i++) a[i] = v[i, k]
-				for (i = 2; i <= NR; i++)
-					for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-				return a[int((NR + 1) / 2)]
+				return median(a, NR)
 			}
 			{ for (k = 3; k <= 7; k++) v[NR, k] = $k + 0; c = $1 }
 			END { if (NR) print c, med(3), med(4), med(5), med(6), med(7) }' >>"$work/stuck.med"

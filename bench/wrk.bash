@@ -110,12 +110,7 @@ wrk_syscalls() {
 # the median CPU per request, the most errors. Columns: scenario contender rate spread
 # ratio_nginx cpu_ns errors.
 wrk_medians() {
-	awk '
-		function med(a, n,   i, j, t) {
-			for (i = 2; i <= n; i++)
-				for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
+	awk "$(cat "$top/bench/stats.awk")"'
 		{ rate[$1, $2, $3] = $4; cpu[$1, $2, $3] = $5; err[$1, $2, $3] = $6; key[$1 " " $2] = 1; reps[$3] = 1 }
 		END {
 			for (k in key) {
@@ -132,11 +127,11 @@ wrk_medians() {
 					if ((sc[1], "nginx", rep) in rate && rate[sc[1], "nginx", rep] > 0)
 						q[++m] = v / rate[sc[1], "nginx", rep]
 				}
-				mr = med(r, n)
+				mr = median(r, n)
 				spread = mr > 0 ? 50 * (hi - lo) / mr : 0
-				ratio = m ? sprintf("%.3f", med(q, m)) : "-"
+				ratio = m ? sprintf("%.3f", median(q, m)) : "-"
 				printf "%s %s %.0f %.0f %s %.1f %d\n", sc[1], sc[2], mr, spread, ratio,
-					med(c, n) / 1000, worst
+					median(c, n) / 1000, worst
 			}
 		}' "$work/wrk.records" | sort
 }
